@@ -1,0 +1,3 @@
+//! Delivering rendered roll-ups: Slack messages and GitLab roll-up issues.
+
+pub mod slack;

@@ -1,0 +1,1 @@
+//! Reading epics from GitLab through the GraphQL work items API.

@@ -1,0 +1,1 @@
+//! GitLab markdown rendering of a roll-up.

@@ -1,0 +1,1 @@
+//! GitLab markdown to Slack mrkdwn (placeholder until implemented).

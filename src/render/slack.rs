@@ -1,0 +1,1 @@
+//! Block Kit rendering of a roll-up.

@@ -1,0 +1,1 @@
+//! The GitLab source against a fake GitLab.

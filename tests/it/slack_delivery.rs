@@ -1,0 +1,1 @@
+//! Slack delivery against a fake Slack.
