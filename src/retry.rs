@@ -110,7 +110,11 @@ mod tests {
         }
     }
 
-    async fn attempts_until_done(policy: RetryPolicy, fail_times: u32, err: fn() -> Fail) -> (u32, bool) {
+    async fn attempts_until_done(
+        policy: RetryPolicy,
+        fail_times: u32,
+        err: fn() -> Fail,
+    ) -> (u32, bool) {
         let calls = AtomicU32::new(0);
         let result = policy
             .run("test", || async {
@@ -123,33 +127,63 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn transient_failures_are_retried_until_success() {
-        let retryable = || Fail { retryable: true, after: None };
-        assert_eq!(attempts_until_done(RetryPolicy::new(5), 3, retryable).await, (4, true));
+        let retryable = || Fail {
+            retryable: true,
+            after: None,
+        };
+        assert_eq!(
+            attempts_until_done(RetryPolicy::new(5), 3, retryable).await,
+            (4, true)
+        );
     }
 
     #[tokio::test(start_paused = true)]
     async fn retries_stop_after_max_retries() {
-        let retryable = || Fail { retryable: true, after: None };
-        assert_eq!(attempts_until_done(RetryPolicy::new(2), 10, retryable).await, (3, false));
+        let retryable = || Fail {
+            retryable: true,
+            after: None,
+        };
+        assert_eq!(
+            attempts_until_done(RetryPolicy::new(2), 10, retryable).await,
+            (3, false)
+        );
     }
 
     #[tokio::test(start_paused = true)]
     async fn permanent_failures_are_not_retried() {
-        let permanent = || Fail { retryable: false, after: None };
-        assert_eq!(attempts_until_done(RetryPolicy::new(5), 10, permanent).await, (1, false));
+        let permanent = || Fail {
+            retryable: false,
+            after: None,
+        };
+        assert_eq!(
+            attempts_until_done(RetryPolicy::new(5), 10, permanent).await,
+            (1, false)
+        );
     }
 
     #[tokio::test(start_paused = true)]
     async fn server_requested_wait_is_honoured() {
         let start = tokio::time::Instant::now();
-        let limited = || Fail { retryable: true, after: Some(Duration::from_secs(7)) };
-        assert_eq!(attempts_until_done(RetryPolicy::new(5), 1, limited).await, (2, true));
+        let limited = || Fail {
+            retryable: true,
+            after: Some(Duration::from_secs(7)),
+        };
+        assert_eq!(
+            attempts_until_done(RetryPolicy::new(5), 1, limited).await,
+            (2, true)
+        );
         assert!(start.elapsed() >= Duration::from_secs(7));
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_wait_longer_than_the_cap_fails_instead_of_hanging() {
-        let limited = || Fail { retryable: true, after: Some(Duration::from_secs(3600)) };
-        assert_eq!(attempts_until_done(RetryPolicy::new(5), 1, limited).await, (1, false));
+        let limited = || Fail {
+            retryable: true,
+            after: Some(Duration::from_secs(3600)),
+        };
+        assert_eq!(
+            attempts_until_done(RetryPolicy::new(5), 1, limited).await,
+            (1, false)
+        );
     }
 }

@@ -1,0 +1,257 @@
+use std::collections::HashMap;
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+
+use super::*;
+
+const MINIMAL: &str = r#"
+[[program]]
+name = "crm"
+group = "it/crm"
+labels = ["it-proj::crm"]
+slack_channel = "C0123456789"
+"#;
+
+fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn tokens() -> HashMap<String, String> {
+    env(&[("GITLAB_TOKEN", "glpat-x"), ("SLACK_BOT_TOKEN", "xoxb-y")])
+}
+
+fn problems(toml: &str, env: &HashMap<String, String>, needs: TokenNeeds) -> Vec<Problem> {
+    match Config::from_toml(toml, env, needs) {
+        Ok(_) => panic!("expected problems"),
+        Err(e) => e.problems,
+    }
+}
+
+fn one_problem(toml: &str) -> Problem {
+    let mut p = problems(toml, &tokens(), TokenNeeds::NONE);
+    assert_eq!(p.len(), 1, "{p:?}");
+    p.remove(0)
+}
+
+fn program_with(extra: &str) -> String {
+    format!("{MINIMAL}{extra}\n")
+}
+
+#[test]
+fn example_config_is_valid_offline() {
+    let text = std::fs::read_to_string("config/rolly.example.toml").unwrap();
+    let config = Config::from_toml(&text, &HashMap::new(), TokenNeeds::NONE).unwrap();
+    assert_eq!(config.programs.len(), 2);
+    assert!(config.programs[0].rollup_issue.is_some());
+}
+
+#[test]
+fn minimal_config_gets_the_spec_defaults() {
+    let c = Config::from_toml(MINIMAL, &tokens(), TokenNeeds::ALL).unwrap();
+    let p = &c.programs[0];
+    assert_eq!(c.gitlab.url.as_str(), "https://gitlab.com/");
+    assert_eq!(c.slack.api_url.as_str(), "https://slack.com/api/");
+    assert_eq!(p.title, "crm");
+    assert_eq!(p.schedule.expr(), "0 0 * * MON");
+    assert_eq!(p.timezone, chrono_tz::America::Los_Angeles);
+    assert_eq!(p.status_start, "<!-- Status Start -->");
+    assert_eq!(p.status_label, "it-status");
+    assert_eq!(p.priority_label, "it-priority");
+    assert_eq!(p.catch_up_window, Duration::from_secs(24 * 3600));
+    assert_eq!(p.stale_after_days, 7);
+    assert_eq!(c.gitlab.token.as_ref().unwrap().expose_secret(), "glpat-x");
+    assert_eq!(c.slack.token.as_ref().unwrap().expose_secret(), "xoxb-y");
+}
+
+#[test]
+fn programs_inherit_defaults_and_may_override_them() {
+    let toml = r#"
+[defaults]
+timezone = "Europe/Berlin"
+schedule = "0 7 * * MON"
+stale_after_days = 14
+
+[[program]]
+name = "a"
+group = "g"
+labels = ["x"]
+slack_channel = "C0123456789"
+
+[[program]]
+name = "b"
+group = "g"
+labels = ["x"]
+slack_channel = "C0123456789"
+timezone = "Asia/Tokyo"
+"#;
+    let c = Config::from_toml(toml, &tokens(), TokenNeeds::NONE).unwrap();
+    assert_eq!(c.programs[0].timezone, chrono_tz::Europe::Berlin);
+    assert_eq!(c.programs[1].timezone, chrono_tz::Asia::Tokyo);
+    assert_eq!(c.programs[1].schedule.expr(), "0 7 * * MON");
+    assert_eq!(c.programs[1].stale_after_days, 14);
+}
+
+#[test]
+fn environment_overrides_file_values() {
+    let e = env(&[
+        ("ROLLY__GITLAB__URL", "https://gitlab.example.com"),
+        ("ROLLY__GITLAB__MAX_RETRIES", "2"),
+        ("ROLLY__DEFAULTS__TIMEZONE", "Europe/Paris"),
+        ("ROLLY__STATE__PATH", "/var/lib/rolly/state.db"),
+    ]);
+    let c = Config::from_toml(MINIMAL, &e, TokenNeeds::NONE).unwrap();
+    assert_eq!(c.gitlab.url.as_str(), "https://gitlab.example.com/");
+    assert_eq!(c.gitlab.max_retries, 2);
+    assert_eq!(c.programs[0].timezone, chrono_tz::Europe::Paris);
+    assert_eq!(
+        c.state.path,
+        std::path::PathBuf::from("/var/lib/rolly/state.db")
+    );
+}
+
+#[test]
+fn a_bad_environment_override_is_reported_by_key() {
+    let e = env(&[("ROLLY__DEFAULTS__TIMEZONE", "Mars/Olympus")]);
+    let p = problems(MINIMAL, &e, TokenNeeds::NONE);
+    assert_eq!(p[0].key, "program[0].timezone");
+}
+
+#[test]
+fn both_cron_forms_are_accepted() {
+    for expr in ["0 9 * * FRI", "0 0 9 * * FRI", "0 0 9 * * FRI *"] {
+        let c = Config::from_toml(
+            &program_with(&format!("schedule = \"{expr}\"")),
+            &tokens(),
+            TokenNeeds::NONE,
+        );
+        assert!(c.is_ok(), "{expr}: {:?}", c.err());
+    }
+}
+
+#[test]
+fn unknown_key_is_named_with_its_program() {
+    let p = one_problem(&program_with("colour = \"blue\""));
+    assert_eq!(p.key, "program[0].colour");
+    assert_eq!(p.program.as_deref(), Some("crm"));
+    assert_eq!(p.message, "unknown key");
+}
+
+#[test]
+fn unknown_key_in_a_section_is_named() {
+    let p = one_problem(&format!("[gitlab]\nurll = \"x\"\n{MINIMAL}"));
+    assert_eq!(p.key, "gitlab.urll");
+}
+
+#[test]
+fn invalid_cron_is_named() {
+    let p = one_problem(&program_with("schedule = \"0 0 * *\""));
+    assert_eq!(p.key, "program[0].schedule");
+    assert!(p.message.contains("invalid cron"), "{}", p.message);
+}
+
+#[test]
+fn unknown_time_zone_is_named() {
+    let p = one_problem(&program_with("timezone = \"America/Springfield\""));
+    assert_eq!(p.key, "program[0].timezone");
+    assert!(p.message.contains("America/Springfield"));
+}
+
+#[test]
+fn duplicate_program_names_are_rejected() {
+    let p = one_problem(&format!("{MINIMAL}{MINIMAL}"));
+    assert_eq!(p.key, "program[1].name");
+    assert!(p.message.contains("duplicate"));
+}
+
+#[test]
+fn empty_program_name_is_rejected() {
+    let p = one_problem(&MINIMAL.replace("name = \"crm\"", "name = \"\""));
+    assert_eq!(p.key, "program[0].name");
+}
+
+#[test]
+fn missing_group_labels_and_channel_are_all_reported() {
+    let toml = "[[program]]\nname = \"bare\"\n";
+    let p = problems(toml, &tokens(), TokenNeeds::NONE);
+    let keys: Vec<&str> = p.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "program[0].group",
+            "program[0].labels",
+            "program[0].slack_channel"
+        ]
+    );
+    assert!(p.iter().all(|p| p.program.as_deref() == Some("bare")));
+}
+
+#[test]
+fn malformed_url_is_named() {
+    let p = one_problem(&format!("[gitlab]\nurl = \"gitlab dot com\"\n{MINIMAL}"));
+    assert_eq!(p.key, "gitlab.url");
+    let p = one_problem(&format!("[slack]\napi_url = \"ftp://slack\"\n{MINIMAL}"));
+    assert_eq!(p.key, "slack.api_url");
+}
+
+#[test]
+fn missing_token_variables_are_named_unless_offline() {
+    let p = problems(MINIMAL, &HashMap::new(), TokenNeeds::ALL);
+    let keys: Vec<&str> = p.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(keys, ["gitlab.token_env", "slack.token_env"]);
+    assert!(p[0].message.contains("GITLAB_TOKEN"));
+    assert!(Config::from_toml(MINIMAL, &HashMap::new(), TokenNeeds::NONE).is_ok());
+}
+
+#[test]
+fn token_is_read_from_token_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("token");
+    std::fs::write(&file, "glpat-from-file\n").unwrap();
+    let toml = format!("[gitlab]\ntoken_file = \"{}\"\n{MINIMAL}", file.display());
+    let c = Config::from_toml(&toml, &HashMap::new(), TokenNeeds::GITLAB).unwrap();
+    assert_eq!(c.gitlab.token.unwrap().expose_secret(), "glpat-from-file");
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let toml = r#"
+[gitlab]
+url = "nope"
+[[program]]
+name = "a"
+group = "g"
+labels = ["x"]
+slack_channel = "C0123456789"
+schedule = "61 * * * *"
+timezone = "Nowhere"
+"#;
+    let p = problems(toml, &HashMap::new(), TokenNeeds::ALL);
+    assert_eq!(p.len(), 5, "{p:?}");
+}
+
+#[test]
+fn config_error_lists_problems_one_per_line() {
+    let err = Config::from_toml(
+        "[[program]]\nname = \"x\"\n",
+        &HashMap::new(),
+        TokenNeeds::NONE,
+    )
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(text.starts_with("configuration has 3 problems:"), "{text}");
+    assert!(
+        text.contains("\n  - program[0].group (program \"x\"): missing"),
+        "{text}"
+    );
+}
+
+#[test]
+fn tokens_never_appear_in_debug_output() {
+    let c = Config::from_toml(MINIMAL, &tokens(), TokenNeeds::ALL).unwrap();
+    let debug = format!("{c:?}");
+    assert!(!debug.contains("glpat-x") && !debug.contains("xoxb-y"));
+}
