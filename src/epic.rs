@@ -72,3 +72,77 @@ impl Progress {
         self.open + self.closed
     }
 }
+
+impl Epic {
+    /// A minimal open epic in `group_path` on `gitlab_url`, to build on with the
+    /// `with_*` methods (tests, the demo and benchmarks).
+    pub fn new(gitlab_url: &str, group_path: &str, iid: u32, title: &str) -> Self {
+        Self {
+            id: format!("gid://gitlab/WorkItem/{}", 1000 + iid),
+            iid: iid.to_string(),
+            title: title.to_owned(),
+            web_url: format!(
+                "{}/groups/{group_path}/-/epics/{iid}",
+                gitlab_url.trim_end_matches('/')
+            ),
+            state: EpicState::Open,
+            group_path: group_path.to_owned(),
+            labels: Vec::new(),
+            description: None,
+            description_edited_at: None,
+            updated_at: None,
+            start_date: None,
+            due_date: None,
+            health_status: None,
+            assignees: Vec::new(),
+            progress: Progress::default(),
+        }
+    }
+
+    /// Sets the labels.
+    pub fn with_labels<I: IntoIterator<Item = S>, S: Into<String>>(mut self, labels: I) -> Self {
+        self.labels = labels.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets the description and when it was last edited.
+    pub fn with_description(mut self, description: &str, edited_at: DateTime<Utc>) -> Self {
+        self.description = Some(description.to_owned());
+        self.description_edited_at = Some(edited_at);
+        self
+    }
+
+    /// Sets the health status widget.
+    pub fn with_health(mut self, health: HealthStatus) -> Self {
+        self.health_status = Some(health);
+        self
+    }
+
+    /// Sets the due date.
+    pub fn with_due_date(mut self, due: NaiveDate) -> Self {
+        self.due_date = Some(due);
+        self
+    }
+
+    /// Adds an assignee.
+    pub fn with_assignee(mut self, username: &str, name: &str, public_email: Option<&str>) -> Self {
+        self.assignees.push(Person {
+            username: username.to_owned(),
+            name: name.to_owned(),
+            public_email: public_email.map(str::to_owned),
+        });
+        self
+    }
+
+    /// Sets the child issue counts.
+    pub fn with_progress(mut self, closed: u32, open: u32) -> Self {
+        self.progress = Progress { open, closed };
+        self
+    }
+
+    /// Marks the epic closed.
+    pub fn closed(mut self) -> Self {
+        self.state = EpicState::Closed;
+        self
+    }
+}

@@ -56,7 +56,9 @@ pub fn status_section(description: Option<&str>, start: &str, end: &str) -> Sect
     let Some((body_end, _)) = find_marker(description, end, body_start) else {
         return Section::Unterminated;
     };
-    let body = description[body_start..body_end].replace("\r\n", "\n").replace('\r', "\n");
+    let body = description[body_start..body_end]
+        .replace("\r\n", "\n")
+        .replace('\r', "\n");
     let body = body.trim();
     if body.is_empty() {
         Section::Empty
@@ -74,7 +76,9 @@ fn find_marker(text: &str, marker: &str, from: usize) -> Option<(usize, usize)> 
     }
     // Squashed haystack: (byte offset of the source char, lowercased char).
     let hay: Vec<(usize, char)> = squash(&text[from..]).map(|(i, c)| (i + from, c)).collect();
-    let pos = hay.windows(needle.len()).position(|w| w.iter().map(|(_, c)| *c).eq(needle.iter().copied()))?;
+    let pos = hay
+        .windows(needle.len())
+        .position(|w| w.iter().map(|(_, c)| *c).eq(needle.iter().copied()))?;
     let first = hay[pos].0;
     let (last_offset, _) = hay[pos + needle.len() - 1];
     let last_len = text[last_offset..].chars().next().map_or(1, char::len_utf8);
@@ -153,7 +157,12 @@ pub enum Health {
 
 impl Health {
     /// Every level, in display order for summaries (worst first).
-    pub const ALL: [Health; 4] = [Health::AtRisk, Health::NeedsAttention, Health::OnTrack, Health::Unknown];
+    pub const ALL: [Health; 4] = [
+        Health::AtRisk,
+        Health::NeedsAttention,
+        Health::OnTrack,
+        Health::Unknown,
+    ];
 
     /// Words as a stakeholder reads them.
     pub fn label(self) -> &'static str {
@@ -233,7 +242,11 @@ pub fn extract(epic: &Epic, rules: &Rules) -> Extracted {
         None => epic.health_status.map_or(Health::Unknown, Health::from),
     };
     Extracted {
-        section: status_section(epic.description.as_deref(), &rules.status_start, &rules.status_end),
+        section: status_section(
+            epic.description.as_deref(),
+            &rules.status_start,
+            &rules.status_end,
+        ),
         status: scoped_value(&epic.labels, &rules.status_label).map(str::to_owned),
         priority: Priority::parse(scoped_value(&epic.labels, &rules.priority_label)),
         health,
@@ -258,7 +271,8 @@ mod tests {
 
     #[test]
     fn section_between_markers_is_trimmed() {
-        let d = "Intro\n<!-- Status Start -->\n\nOn track for go-live.\n\n<!-- Status End -->\nOutro";
+        let d =
+            "Intro\n<!-- Status Start -->\n\nOn track for go-live.\n\n<!-- Status End -->\nOutro";
         assert_eq!(section(d), Section::Text("On track for go-live.".into()));
     }
 
@@ -276,12 +290,18 @@ mod tests {
 
     #[test]
     fn start_marker_without_end_is_reported_as_unterminated() {
-        assert_eq!(section("<!-- Status Start -->\nHalf an update"), Section::Unterminated);
+        assert_eq!(
+            section("<!-- Status Start -->\nHalf an update"),
+            Section::Unterminated
+        );
     }
 
     #[test]
     fn end_marker_before_start_does_not_count() {
-        assert_eq!(section("<!-- Status End -->x<!-- Status Start -->y"), Section::Unterminated);
+        assert_eq!(
+            section("<!-- Status End -->x<!-- Status Start -->y"),
+            Section::Unterminated
+        );
     }
 
     #[test]
@@ -292,7 +312,10 @@ mod tests {
 
     #[test]
     fn whitespace_only_section_is_empty() {
-        assert_eq!(section("<!-- Status Start -->\n \r\n\t<!-- Status End -->"), Section::Empty);
+        assert_eq!(
+            section("<!-- Status Start -->\n \r\n\t<!-- Status End -->"),
+            Section::Empty
+        );
     }
 
     #[test]
@@ -305,7 +328,10 @@ mod tests {
     #[test]
     fn custom_markers_are_honoured() {
         let d = "## Status\nGreen\n## End";
-        assert_eq!(status_section(Some(d), "## Status", "## End"), Section::Text("Green".into()));
+        assert_eq!(
+            status_section(Some(d), "## Status", "## End"),
+            Section::Text("Green".into())
+        );
     }
 
     #[test]
@@ -355,7 +381,10 @@ mod tests {
         assert_eq!(Priority::parse(Some("2")), Priority::Level(2));
         assert_eq!(Priority::parse(Some("TBD")), Priority::Tbd);
         assert_eq!(Priority::parse(Some("p9")), Priority::Other("p9".into()));
-        assert_eq!(Priority::parse(Some("urgent")), Priority::Other("urgent".into()));
+        assert_eq!(
+            Priority::parse(Some("urgent")),
+            Priority::Other("urgent".into())
+        );
         assert_eq!(Priority::parse(None), Priority::None);
     }
 
@@ -376,9 +405,22 @@ mod tests {
 
     #[test]
     fn health_sorts_worst_first() {
-        let mut v = vec![Health::OnTrack, Health::Unknown, Health::AtRisk, Health::NeedsAttention];
+        let mut v = vec![
+            Health::OnTrack,
+            Health::Unknown,
+            Health::AtRisk,
+            Health::NeedsAttention,
+        ];
         v.sort();
-        assert_eq!(v, [Health::AtRisk, Health::NeedsAttention, Health::Unknown, Health::OnTrack]);
+        assert_eq!(
+            v,
+            [
+                Health::AtRisk,
+                Health::NeedsAttention,
+                Health::Unknown,
+                Health::OnTrack
+            ]
+        );
     }
 
     fn epic(labels_: &[&str], widget: Option<HealthStatus>) -> Epic {
@@ -404,17 +446,30 @@ mod tests {
     #[test]
     fn health_comes_from_the_widget_by_default() {
         let e = epic(&["health::red"], Some(HealthStatus::NeedsAttention));
-        assert_eq!(extract(&e, &Rules::default()).health, Health::NeedsAttention);
-        assert_eq!(extract(&epic(&[], None), &Rules::default()).health, Health::Unknown);
+        assert_eq!(
+            extract(&e, &Rules::default()).health,
+            Health::NeedsAttention
+        );
+        assert_eq!(
+            extract(&epic(&[], None), &Rules::default()).health,
+            Health::Unknown
+        );
     }
 
     #[test]
     fn health_comes_from_the_health_label_through_the_map_when_configured() {
         let map = HashMap::from([("red".to_string(), HealthStatus::AtRisk)]);
-        let rules = Rules { health_label: Some("health".into()), health_map: HealthMap(map), ..Rules::default() };
+        let rules = Rules {
+            health_label: Some("health".into()),
+            health_map: HealthMap(map),
+            ..Rules::default()
+        };
         let e = epic(&["Health::RED"], Some(HealthStatus::OnTrack));
         assert_eq!(extract(&e, &rules).health, Health::AtRisk);
-        assert_eq!(extract(&epic(&["health::purple"], None), &rules).health, Health::Unknown);
+        assert_eq!(
+            extract(&epic(&["health::purple"], None), &rules).health,
+            Health::Unknown
+        );
         assert_eq!(extract(&epic(&[], None), &rules).health, Health::Unknown);
     }
 

@@ -1,1 +1,356 @@
-//! rollup
+//! Pure roll-up model: one program, one period. Built from the epics GitLab returned and
+//! the snapshots of the last delivered roll-up; rendered by [`crate::render`].
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::epic::{Epic, EpicState, Person, Progress};
+use crate::extract::{self, Health, Priority, Rules, Section};
+use crate::schedule::Period;
+
+/// The roll-up of one program for one period.
+#[derive(Debug, Clone, Serialize)]
+pub struct RollUp {
+    pub program: String,
+    pub title: String,
+    pub period: Period,
+    /// The local date of the scheduled run.
+    pub date: NaiveDate,
+    /// GitLab instance URL, for references in sections.
+    pub gitlab_url: String,
+    pub summary: Summary,
+    /// Sorted by priority, then health (worst first), then title.
+    pub entries: Vec<Entry>,
+    /// Epics in the last roll-up that are no longer selected (closed or label removed).
+    pub departed: Vec<Departed>,
+    /// Whether a previous roll-up existed to compare with.
+    pub compared_with_previous: bool,
+    /// The roll-up issue filed in GitLab for this roll-up, once it exists.
+    pub issue_url: Option<String>,
+}
+
+/// Counts for the summary line.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub total: usize,
+    pub at_risk: usize,
+    pub needs_attention: usize,
+    pub on_track: usize,
+    pub unknown: usize,
+    /// Epics with no usable status section.
+    pub no_update: usize,
+    /// Epics whose section is stale.
+    pub stale: usize,
+    pub overdue: usize,
+    pub new: usize,
+    pub departed: usize,
+}
+
+impl Summary {
+    /// The number of epics at `health`.
+    pub fn count(&self, health: Health) -> usize {
+        match health {
+            Health::AtRisk => self.at_risk,
+            Health::NeedsAttention => self.needs_attention,
+            Health::OnTrack => self.on_track,
+            Health::Unknown => self.unknown,
+        }
+    }
+}
+
+/// One epic in the roll-up.
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    pub id: String,
+    pub iid: String,
+    pub title: String,
+    pub web_url: String,
+    pub group_path: String,
+    pub closed: bool,
+    pub priority: Priority,
+    pub status: Option<String>,
+    pub health: Health,
+    pub due_date: Option<NaiveDate>,
+    pub overdue: bool,
+    pub progress: Progress,
+    pub assignees: Vec<Person>,
+    pub section: Section,
+    pub freshness: Freshness,
+    /// What changed since the last delivered roll-up.
+    pub changes: Vec<Change>,
+}
+
+/// How current an entry's status section is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Freshness {
+    Fresh,
+    /// There is no section to be fresh (see [`Entry::section`]).
+    NoUpdate,
+    /// The section text is the same as in the last roll-up.
+    Unchanged,
+    /// The description was last edited this many days ago.
+    NotEdited {
+        days: i64,
+    },
+}
+
+impl Freshness {
+    /// Stale sections: unchanged since the last roll-up or not edited for too long.
+    pub fn is_stale(&self) -> bool {
+        matches!(self, Freshness::Unchanged | Freshness::NotEdited { .. })
+    }
+}
+
+/// A change since the last delivered roll-up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Change {
+    New,
+    Health {
+        from: Health,
+        to: Health,
+    },
+    Status {
+        from: Option<String>,
+        to: Option<String>,
+    },
+    Priority {
+        from: Priority,
+        to: Priority,
+    },
+    DueDate {
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+    },
+}
+
+/// An epic that was in the last roll-up and is not in this one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Departed {
+    pub title: String,
+    pub web_url: String,
+}
+
+/// What is kept of each epic of a delivered roll-up, to compare the next one with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub epic_id: String,
+    pub title: String,
+    pub web_url: String,
+    pub status: Option<String>,
+    pub priority: Priority,
+    pub health: Health,
+    pub due_date: Option<NaiveDate>,
+    /// SHA-256 of the section text; `None` without a section.
+    pub section_hash: Option<String>,
+    pub section_text: Option<String>,
+}
+
+/// Everything besides the epics that a roll-up depends on.
+#[derive(Debug, Clone)]
+pub struct Context<'a> {
+    pub program: &'a str,
+    pub title: &'a str,
+    pub period: Period,
+    pub timezone: Tz,
+    /// The scheduled time of the run (also "now" for staleness and overdue).
+    pub now: DateTime<Utc>,
+    pub stale_after_days: u32,
+    pub gitlab_url: &'a str,
+    pub rules: &'a Rules,
+    /// Snapshots of the last delivered roll-up, if there was one.
+    pub previous: Option<&'a [Snapshot]>,
+}
+
+/// Builds the roll-up of `epics`.
+pub fn build(epics: &[Epic], ctx: &Context<'_>) -> RollUp {
+    let today = ctx.now.with_timezone(&ctx.timezone).date_naive();
+    let previous: HashMap<&str, &Snapshot> = ctx
+        .previous
+        .unwrap_or_default()
+        .iter()
+        .map(|s| (s.epic_id.as_str(), s))
+        .collect();
+    let mut entries: Vec<Entry> = epics
+        .iter()
+        .map(|epic| {
+            entry(
+                epic,
+                ctx,
+                today,
+                ctx.previous
+                    .map(|_| previous.get(epic.id.as_str()).copied()),
+            )
+        })
+        .collect();
+    entries.sort_by(|a, b| {
+        (&a.priority, a.health, a.title.to_lowercase()).cmp(&(
+            &b.priority,
+            b.health,
+            b.title.to_lowercase(),
+        ))
+    });
+    let present: std::collections::HashSet<&str> = epics.iter().map(|e| e.id.as_str()).collect();
+    let mut departed: Vec<Departed> = ctx
+        .previous
+        .unwrap_or_default()
+        .iter()
+        .filter(|s| !present.contains(s.epic_id.as_str()))
+        .map(|s| Departed {
+            title: s.title.clone(),
+            web_url: s.web_url.clone(),
+        })
+        .collect();
+    departed.sort_by_key(|d| d.title.to_lowercase());
+    RollUp {
+        program: ctx.program.to_owned(),
+        title: ctx.title.to_owned(),
+        period: ctx.period.clone(),
+        date: today,
+        gitlab_url: ctx.gitlab_url.trim_end_matches('/').to_owned(),
+        summary: summarize(&entries, departed.len()),
+        entries,
+        departed,
+        compared_with_previous: ctx.previous.is_some(),
+        issue_url: None,
+    }
+}
+
+/// `previous` is `None` without a previous roll-up, `Some(None)` for an epic new since it.
+fn entry(
+    epic: &Epic,
+    ctx: &Context<'_>,
+    today: NaiveDate,
+    previous: Option<Option<&Snapshot>>,
+) -> Entry {
+    let x = extract::extract(epic, ctx.rules);
+    let closed = epic.state == EpicState::Closed;
+    let freshness = freshness(epic, &x.section, ctx, previous.flatten());
+    let mut entry = Entry {
+        id: epic.id.clone(),
+        iid: epic.iid.clone(),
+        title: epic.title.clone(),
+        web_url: epic.web_url.clone(),
+        group_path: epic.group_path.clone(),
+        closed,
+        priority: x.priority,
+        status: x.status,
+        health: x.health,
+        due_date: epic.due_date,
+        overdue: !closed && epic.due_date.is_some_and(|d| d < today),
+        progress: epic.progress,
+        assignees: epic.assignees.clone(),
+        section: x.section,
+        freshness,
+        changes: Vec::new(),
+    };
+    entry.changes = match previous {
+        None => Vec::new(),
+        Some(None) => vec![Change::New],
+        Some(Some(before)) => changes(before, &entry),
+    };
+    entry
+}
+
+fn freshness(
+    epic: &Epic,
+    section: &Section,
+    ctx: &Context<'_>,
+    before: Option<&Snapshot>,
+) -> Freshness {
+    let Some(text) = section.text() else {
+        return Freshness::NoUpdate;
+    };
+    if let Some(edited) = epic.description_edited_at {
+        let days = (ctx.now - edited).num_days();
+        if days >= i64::from(ctx.stale_after_days) {
+            return Freshness::NotEdited { days };
+        }
+    }
+    match before.and_then(|b| b.section_hash.as_deref()) {
+        Some(hash) if hash == section_hash(text) => Freshness::Unchanged,
+        _ => Freshness::Fresh,
+    }
+}
+
+fn changes(before: &Snapshot, now: &Entry) -> Vec<Change> {
+    let mut out = Vec::new();
+    if before.health != now.health {
+        out.push(Change::Health {
+            from: before.health,
+            to: now.health,
+        });
+    }
+    if before.status != now.status {
+        out.push(Change::Status {
+            from: before.status.clone(),
+            to: now.status.clone(),
+        });
+    }
+    if before.priority != now.priority {
+        out.push(Change::Priority {
+            from: before.priority.clone(),
+            to: now.priority.clone(),
+        });
+    }
+    if before.due_date != now.due_date {
+        out.push(Change::DueDate {
+            from: before.due_date,
+            to: now.due_date,
+        });
+    }
+    out
+}
+
+fn summarize(entries: &[Entry], departed: usize) -> Summary {
+    let mut s = Summary {
+        total: entries.len(),
+        departed,
+        ..Summary::default()
+    };
+    for e in entries {
+        match e.health {
+            Health::AtRisk => s.at_risk += 1,
+            Health::NeedsAttention => s.needs_attention += 1,
+            Health::OnTrack => s.on_track += 1,
+            Health::Unknown => s.unknown += 1,
+        }
+        s.no_update += usize::from(e.freshness == Freshness::NoUpdate);
+        s.stale += usize::from(e.freshness.is_stale());
+        s.overdue += usize::from(e.overdue);
+        s.new += usize::from(e.changes.contains(&Change::New));
+    }
+    s
+}
+
+/// The hash stored for a section, to tell whether it changed.
+pub fn section_hash(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// The snapshots to keep of a delivered roll-up.
+pub fn snapshots(rollup: &RollUp) -> Vec<Snapshot> {
+    rollup
+        .entries
+        .iter()
+        .map(|e| Snapshot {
+            epic_id: e.id.clone(),
+            title: e.title.clone(),
+            web_url: e.web_url.clone(),
+            status: e.status.clone(),
+            priority: e.priority.clone(),
+            health: e.health,
+            due_date: e.due_date,
+            section_hash: e.section.text().map(section_hash),
+            section_text: e.section.text().map(str::to_owned),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+pub(crate) mod tests;
