@@ -1,1 +1,352 @@
-//! Block Kit rendering of a roll-up.
+//! Block Kit rendering of a roll-up, within Slack's hard limits.
+//!
+//! The first message carries the header, the summary and as many entries as fit; the
+//! rest continue as thread replies. Every entry is one section block, so splitting can
+//! never lose or duplicate an epic. A status section too long for one block is cut at
+//! a paragraph or line boundary with a link to the epic.
+
+use slack_morphism::prelude::*;
+
+use super::mrkdwn::{self, RefContext, escape, link};
+use super::{SlackMessage, SlackPlan};
+use crate::extract::{Health, Section};
+use crate::rollup::{Change, Departed, Entry, Freshness, RollUp};
+
+/// Blocks in one message.
+pub const MAX_BLOCKS: usize = 50;
+/// Characters in one section block's text.
+pub const MAX_SECTION_CHARS: usize = 3000;
+/// Characters in a header block.
+pub const MAX_HEADER_CHARS: usize = 150;
+/// Characters in a message's `text`.
+pub const MAX_TEXT_CHARS: usize = 40_000;
+/// Characters of block text in one message. Slack rejects messages with too much block
+/// text in total (`msg_blocks_too_long`, undocumented; reported around 11-13k), so we stay
+/// well below.
+pub const MAX_MESSAGE_BLOCK_CHARS: usize = 10_000;
+/// Assignees named on an entry before "+N more".
+const MAX_ASSIGNEES_SHOWN: usize = 5;
+
+/// A block before conversion to slack-morphism's model, so limits can be measured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Block {
+    Header(String),
+    Context(String),
+    Section(String),
+    Divider,
+}
+
+impl Block {
+    fn chars(&self) -> usize {
+        match self {
+            Block::Header(t) | Block::Context(t) | Block::Section(t) => t.chars().count(),
+            Block::Divider => 0,
+        }
+    }
+
+    fn into_slack(self) -> SlackBlock {
+        match self {
+            Block::Header(t) => SlackHeaderBlock::new(SlackBlockPlainText::new(t).into()).into(),
+            Block::Context(t) => SlackContextBlock::new(vec![SlackContextBlockElement::MarkDown(
+                SlackBlockMarkDownText::new(t),
+            )])
+            .into(),
+            Block::Section(t) => SlackSectionBlock::new().with_text(md!(t)).into(),
+            Block::Divider => SlackDividerBlock::new().into(),
+        }
+    }
+}
+
+/// Renders `rollup` as a first message plus thread replies.
+pub fn render(rollup: &RollUp) -> SlackPlan {
+    let mut pieces: Vec<Block> = rollup
+        .entries
+        .iter()
+        .map(|e| Block::Section(entry_text(rollup, e)))
+        .collect();
+    if rollup.entries.is_empty() {
+        pieces.push(Block::Section(
+            "_No open epics carry this program's labels._".into(),
+        ));
+    }
+    pieces.extend(
+        departed_sections(&rollup.departed)
+            .into_iter()
+            .map(Block::Section),
+    );
+    let messages = pack(head_blocks(rollup), pieces);
+    let total = messages.len();
+    let messages = messages
+        .into_iter()
+        .enumerate()
+        .map(|(i, blocks)| {
+            let mut blocks = blocks;
+            if i > 0 {
+                blocks.insert(0, Block::Context(continuation(rollup, i + 1, total)));
+            }
+            SlackMessage {
+                text: fallback_text(rollup, i + 1, total),
+                blocks: blocks.into_iter().map(Block::into_slack).collect(),
+            }
+        })
+        .collect();
+    SlackPlan { messages }
+}
+
+/// Room kept in each reply for its "continued" context line.
+const CONTINUATION_RESERVE: usize = 300;
+
+/// Packs sections into messages: the first starts with `head`; each reply keeps a slot
+/// and room for the context line prepended later; dividers separate entries.
+fn pack(head: Vec<Block>, pieces: Vec<Block>) -> Vec<Vec<Block>> {
+    let mut messages = Vec::new();
+    let mut current = head;
+    let mut chars: usize = current.iter().map(Block::chars).sum();
+    let mut reserved_slots = 0;
+    let mut entries = 0;
+    for piece in pieces {
+        let blocks_needed = if entries > 0 { 2 } else { 1 };
+        let fits = current.len() + reserved_slots + blocks_needed <= MAX_BLOCKS
+            && chars + piece.chars() <= MAX_MESSAGE_BLOCK_CHARS;
+        if !fits && entries > 0 {
+            messages.push(std::mem::take(&mut current));
+            chars = CONTINUATION_RESERVE;
+            reserved_slots = 1;
+            entries = 0;
+        }
+        if entries > 0 {
+            current.push(Block::Divider);
+        }
+        chars += piece.chars();
+        current.push(piece);
+        entries += 1;
+    }
+    messages.push(current);
+    messages
+}
+
+fn head_blocks(r: &RollUp) -> Vec<Block> {
+    let title = format!("{} · weekly roll-up", r.title);
+    let mut context = format!(
+        "{} · {} · {} epic{}",
+        r.period,
+        r.date.format("%A %-d %B %Y"),
+        r.summary.total,
+        if r.summary.total == 1 { "" } else { "s" }
+    );
+    if let Some(url) = &r.issue_url {
+        context.push_str(&format!(" · {}", link(url, "roll-up issue")));
+    }
+    vec![
+        Block::Header(cut_plain(&title, MAX_HEADER_CHARS)),
+        Block::Context(context),
+        Block::Section(summary_text(r)),
+        Block::Divider,
+    ]
+}
+
+fn summary_text(r: &RollUp) -> String {
+    let s = &r.summary;
+    let health: Vec<String> = Health::ALL
+        .iter()
+        .filter(|h| s.count(**h) > 0 || **h != Health::Unknown)
+        .map(|h| format!("{} {} {}", health_emoji(*h), s.count(*h), h.label()))
+        .collect();
+    let mut flags = Vec::new();
+    let mut flag = |n: usize, emoji: &str, words: &str| {
+        if n > 0 {
+            flags.push(format!("{emoji} {n} {words}"));
+        }
+    };
+    flag(s.no_update, "📝", "without update");
+    flag(s.stale, "⏳", "stale");
+    flag(s.overdue, "⏰", "overdue");
+    flag(s.new, "🆕", "new");
+    flag(s.departed, "👋", "left");
+    let flags = if flags.is_empty() && s.total > 0 {
+        "✅ every epic has a fresh update".to_owned()
+    } else {
+        flags.join(" · ")
+    };
+    format!("{}\n{flags}", health.join("   "))
+        .trim_end()
+        .to_owned()
+}
+
+fn entry_text(r: &RollUp, e: &Entry) -> String {
+    let mut head = format!("*{}*\n{}", link(&e.web_url, &e.title), meta_line(e));
+    if let Some(line) = changes_line(&e.changes) {
+        head.push('\n');
+        head.push_str(&line);
+    }
+    match &e.freshness {
+        Freshness::NotEdited { days } => {
+            head.push_str(&format!("\n⏳ _Stale: not edited for {days} days_"))
+        }
+        Freshness::Unchanged => head.push_str("\n⏳ _Stale: unchanged since the last roll-up_"),
+        Freshness::Fresh | Freshness::NoUpdate => {}
+    }
+    // Titles and names are short in GitLab, but keep the head bounded whatever comes in.
+    let head = mrkdwn::truncate(&head, MAX_SECTION_CHARS / 2).text;
+    let body = match &e.section {
+        Section::Text(md) => {
+            let refs = RefContext {
+                gitlab_url: &r.gitlab_url,
+                group_path: Some(&e.group_path),
+                project_path: None,
+            };
+            mrkdwn::to_mrkdwn(md, &refs)
+        }
+        other => format!(
+            "📝 _No status update: {}_",
+            other.missing_reason().unwrap_or_default()
+        ),
+    };
+    let read_more = format!("\n… {}", link(&e.web_url, "read more in GitLab"));
+    let room = MAX_SECTION_CHARS - head.chars().count() - 1;
+    let cut = mrkdwn::truncate(&body, room);
+    if cut.cut {
+        let cut = mrkdwn::truncate(&body, room - read_more.chars().count());
+        format!("{head}\n{}{read_more}", cut.text)
+    } else {
+        format!("{head}\n{}", cut.text)
+    }
+}
+
+fn meta_line(e: &Entry) -> String {
+    let mut parts = vec![
+        format!("*{}*", escape(&e.priority.to_string())),
+        format!("{} {}", health_emoji(e.health), e.health.label()),
+    ];
+    if let Some(status) = &e.status {
+        parts.push(format!("`{}`", escape(&status.replace('`', "'"))));
+    }
+    if let Some(due) = e.due_date {
+        let flag = if e.overdue { " ⏰ *overdue*" } else { "" };
+        parts.push(format!("due {}{flag}", due.format("%-d %b %Y")));
+    }
+    if e.progress.total() > 0 {
+        parts.push(format!(
+            "{}/{} issues closed",
+            e.progress.closed,
+            e.progress.total()
+        ));
+    }
+    if e.closed {
+        parts.push("closed".into());
+    }
+    if !e.assignees.is_empty() {
+        let mut names: Vec<String> = e
+            .assignees
+            .iter()
+            .take(MAX_ASSIGNEES_SHOWN)
+            .map(|p| escape(&p.name))
+            .collect();
+        if e.assignees.len() > MAX_ASSIGNEES_SHOWN {
+            names.push(format!("+{} more", e.assignees.len() - MAX_ASSIGNEES_SHOWN));
+        }
+        parts.push(format!("👤 {}", names.join(", ")));
+    }
+    parts.join(" · ")
+}
+
+fn changes_line(changes: &[Change]) -> Option<String> {
+    if changes.contains(&Change::New) {
+        return Some("🆕 _New in this roll-up_".into());
+    }
+    let words: Vec<String> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::New => None,
+            Change::Health { from, to } => {
+                Some(format!("health {} → {}", from.label(), to.label()))
+            }
+            Change::Status { from, to } => Some(format!("status {} → {}", opt(from), opt(to))),
+            Change::Priority { from, to } => Some(format!("priority {from} → {to}")),
+            Change::DueDate { from, to } => Some(format!(
+                "due date {} → {}",
+                from.map_or("none".into(), |d| d.format("%-d %b %Y").to_string()),
+                to.map_or("none".into(), |d| d.format("%-d %b %Y").to_string())
+            )),
+        })
+        .collect();
+    (!words.is_empty()).then(|| format!("🔀 _Since last roll-up:_ {}", escape(&words.join(" · "))))
+}
+
+fn opt(v: &Option<String>) -> &str {
+    v.as_deref().unwrap_or("none")
+}
+
+fn departed_sections(departed: &[Departed]) -> Vec<String> {
+    if departed.is_empty() {
+        return Vec::new();
+    }
+    let mut sections = Vec::new();
+    let mut current = String::from("👋 *Left since the last roll-up* (closed or label removed)");
+    for d in departed {
+        let line = format!("\n• {}", link(&d.web_url, &d.title));
+        if current.chars().count() + line.chars().count() > MAX_SECTION_CHARS {
+            sections.push(std::mem::replace(
+                &mut current,
+                "👋 *Left since the last roll-up* (continued)".into(),
+            ));
+        }
+        current.push_str(&line);
+    }
+    sections.push(current);
+    sections
+}
+
+fn continuation(r: &RollUp, part: usize, total: usize) -> String {
+    let title = cut_plain(&r.title, 100);
+    format!(
+        "{} · {} · continued ({part}/{total})",
+        escape(&title),
+        r.period
+    )
+}
+
+fn fallback_text(r: &RollUp, part: usize, total: usize) -> String {
+    let title = cut_plain(&r.title, 200);
+    if part > 1 {
+        return format!(
+            "{} roll-up {}, continued ({part}/{total})",
+            escape(&title),
+            r.period
+        );
+    }
+    let s = &r.summary;
+    format!(
+        "{} roll-up {}: {} at risk, {} needs attention, {} on track; {} without update, {} stale, {} overdue",
+        escape(&title),
+        r.period,
+        s.at_risk,
+        s.needs_attention,
+        s.on_track,
+        s.no_update,
+        s.stale,
+        s.overdue
+    )
+}
+
+fn health_emoji(h: Health) -> &'static str {
+    match h {
+        Health::AtRisk => "🔴",
+        Health::NeedsAttention => "🟠",
+        Health::OnTrack => "🟢",
+        Health::Unknown => "⚪",
+    }
+}
+
+/// Plain text (header blocks) cut to `max` chars with an ellipsis.
+fn cut_plain(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(max - 1).collect();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests;
