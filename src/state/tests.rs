@@ -1,0 +1,166 @@
+use chrono::TimeZone;
+
+use super::*;
+use crate::extract::{Health, Priority};
+
+fn t(h: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, h, 0, 0).unwrap()
+}
+
+fn key(period: &str) -> RunKey {
+    RunKey {
+        program: "crm".into(),
+        kind: Kind::Rollup,
+        period: period.into(),
+    }
+}
+
+fn snapshot(id: &str) -> Snapshot {
+    Snapshot {
+        epic_id: id.into(),
+        title: format!("Epic {id}"),
+        web_url: format!("https://gitlab.example.com/groups/it/-/epics/{id}"),
+        status: Some("build".into()),
+        priority: Priority::Level(1),
+        health: Health::AtRisk,
+        due_date: chrono::NaiveDate::from_ymd_opt(2027, 1, 31),
+        section_hash: Some("abc".into()),
+        section_text: Some("text".into()),
+    }
+}
+
+#[test]
+fn first_claim_is_fresh_and_a_delivered_period_is_not_run_again() {
+    let s = Store::in_memory().unwrap();
+    assert!(matches!(
+        s.claim(&key("2026-W48"), t(8), t(8), false).unwrap(),
+        Claim::Fresh(_)
+    ));
+    s.record_posted(&key("2026-W48"), "C1", "1.0", 1).unwrap();
+    s.record_delivered(&key("2026-W48"), t(9), None, &[])
+        .unwrap();
+    match s.claim(&key("2026-W48"), t(8), t(10), false).unwrap() {
+        Claim::AlreadyDelivered(run) => assert_eq!(run.slack_ts.as_deref(), Some("1.0")),
+        other => panic!("expected AlreadyDelivered, got {other:?}"),
+    }
+}
+
+#[test]
+fn force_runs_a_delivered_period_again_from_scratch() {
+    let s = Store::in_memory().unwrap();
+    s.claim(&key("2026-W48"), t(8), t(8), false).unwrap();
+    s.record_posted(&key("2026-W48"), "C1", "1.0", 3).unwrap();
+    s.record_delivered(&key("2026-W48"), t(9), None, &[])
+        .unwrap();
+    match s.claim(&key("2026-W48"), t(8), t(10), true).unwrap() {
+        Claim::Fresh(run) => {
+            assert_eq!((run.slack_ts, run.parts_posted, run.attempts), (None, 0, 2));
+        }
+        other => panic!("expected Fresh, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_run_interrupted_after_posting_resumes_where_it_stopped() {
+    let s = Store::in_memory().unwrap();
+    s.claim(&key("2026-W48"), t(8), t(8), false).unwrap();
+    s.record_posted(&key("2026-W48"), "C1", "1.0", 2).unwrap();
+    // the process dies here; the next attempt:
+    match s.claim(&key("2026-W48"), t(8), t(9), false).unwrap() {
+        Claim::Resume(run) => assert_eq!(
+            (run.slack_ts.as_deref(), run.parts_posted),
+            (Some("1.0"), 2)
+        ),
+        other => panic!("expected Resume, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_failed_run_that_posted_nothing_is_claimed_fresh_and_counts_attempts() {
+    let s = Store::in_memory().unwrap();
+    s.claim(&key("2026-W48"), t(8), t(8), false).unwrap();
+    s.record_failed(&key("2026-W48"), t(8), "GitLab said no")
+        .unwrap();
+    assert_eq!(
+        s.run(&key("2026-W48")).unwrap().unwrap().error.as_deref(),
+        Some("GitLab said no")
+    );
+    match s.claim(&key("2026-W48"), t(8), t(9), false).unwrap() {
+        Claim::Fresh(run) => assert_eq!((run.attempts, run.error), (2, None)),
+        other => panic!("expected Fresh, got {other:?}"),
+    }
+}
+
+#[test]
+fn previous_snapshots_come_from_the_last_delivered_earlier_period() {
+    let s = Store::in_memory().unwrap();
+    assert_eq!(s.previous_snapshots("crm", "2026-W48").unwrap(), None);
+    for (period, id) in [("2026-W46", "a"), ("2026-W47", "b")] {
+        s.claim(&key(period), t(8), t(8), false).unwrap();
+        s.record_delivered(&key(period), t(8), None, &[snapshot(id)])
+            .unwrap();
+    }
+    // a failed later period does not count
+    s.claim(&key("2026-W48"), t(8), t(8), false).unwrap();
+    s.record_failed(&key("2026-W48"), t(8), "x").unwrap();
+    assert_eq!(
+        s.previous_snapshots("crm", "2026-W49").unwrap(),
+        Some(vec![snapshot("b")])
+    );
+    assert_eq!(
+        s.previous_snapshots("crm", "2026-W47").unwrap(),
+        Some(vec![snapshot("a")])
+    );
+    assert_eq!(s.previous_snapshots("other", "2026-W49").unwrap(), None);
+}
+
+#[test]
+fn history_lists_runs_newest_period_first_with_summary() {
+    let s = Store::in_memory().unwrap();
+    let summary = Summary {
+        total: 3,
+        at_risk: 1,
+        ..Summary::default()
+    };
+    for period in ["2026-W47", "2026-W48"] {
+        s.claim(&key(period), t(8), t(8), false).unwrap();
+        s.record_delivered(&key(period), t(9), Some(&summary), &[])
+            .unwrap();
+    }
+    let h = s.history(Some("crm"), 10).unwrap();
+    assert_eq!(
+        h.iter().map(|r| r.period.as_str()).collect::<Vec<_>>(),
+        ["2026-W48", "2026-W47"]
+    );
+    assert_eq!(h[0].summary.as_ref().unwrap().at_risk, 1);
+    assert!(s.history(Some("nope"), 10).unwrap().is_empty());
+}
+
+#[test]
+fn reopening_a_file_keeps_its_data_and_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested/state.db");
+    {
+        let s = Store::open(&path).unwrap();
+        s.claim(&key("2026-W48"), t(8), t(8), false).unwrap();
+        s.record_delivered(&key("2026-W48"), t(9), None, &[snapshot("a")])
+            .unwrap();
+    }
+    let s = Store::open(&path).unwrap();
+    assert!(matches!(
+        s.claim(&key("2026-W48"), t(8), t(10), false).unwrap(),
+        Claim::AlreadyDelivered(_)
+    ));
+}
+
+#[test]
+fn a_database_from_a_newer_rolly_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
+    let err = Store::open(&path).unwrap_err();
+    assert!(err.to_string().contains("newer rolly"), "{err}");
+}
