@@ -1,1 +1,165 @@
-//! demo
+//! Built-in sample data for `rolly demo`: an IT program of a dozen epics with the
+//! status sections, labels and slips a real portfolio has, plus last week's snapshots
+//! so the week-over-week changes show. No network, no credentials, same pipeline.
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+
+use crate::epic::{Epic, HealthStatus};
+use crate::extract::Rules;
+use crate::rollup::{self, Context, RollUp, Snapshot};
+use crate::schedule::Period;
+
+/// The demo's GitLab instance.
+pub const GITLAB_URL: &str = "https://gitlab.example.com";
+const GROUP: &str = "it/business-technology";
+
+/// The demo's "now": Monday 23 November 2026, 00:00 in Los Angeles (the default schedule).
+pub fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 8, 0, 0).single().expect("valid instant")
+}
+
+fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).expect("valid date")
+}
+
+fn section(body: &str) -> String {
+    format!("Project charter and scope are in the linked doc.\n\n<!-- Status Start -->\n{body}\n<!-- Status End -->\n")
+}
+
+fn epic(iid: u32, title: &str) -> Epic {
+    Epic::new(GITLAB_URL, GROUP, iid, title)
+}
+
+/// This week's epics.
+pub fn epics() -> Vec<Epic> {
+    let friday = now() - Duration::days(3);
+    vec![
+        epic(101, "Salesforce CPQ cut-over")
+            .with_labels(["it-proj::crm", "it-priority::p0", "it-status::build"])
+            .with_health(HealthStatus::AtRisk)
+            .with_due_date(date(2026, 11, 20))
+            .with_progress(14, 9)
+            .with_assignee("mlopez", "Maria Lopez", Some("maria.lopez@example.com"))
+            .with_assignee("tkim", "Tae Kim", None)
+            .with_description(
+                &section(
+                    "**Go-live slipped** past the 20 Nov target: the vendor's price-book export fails on \
+                     ~3% of SKUs.\n\n\
+                     - [x] Sandbox refresh\n- [x] UAT round 1 (see &88)\n- [ ] Fix export, tracked in \
+                     [VEN-2291](https://vendor.example.com/tickets/2291)\n- [ ] UAT round 2\n\n\
+                     Decision needed from @cfo-office by **Wed**: accept a phased cut-over?",
+                ),
+                friday,
+            ),
+        epic(102, "Data warehouse migration to the new cluster")
+            .with_labels(["it-proj::crm", "IT-Priority::P1", "it-status::wip-review"])
+            .with_health(HealthStatus::NeedsAttention)
+            .with_due_date(date(2027, 1, 15))
+            .with_progress(22, 18)
+            .with_assignee("jdoe", "Jane Doe", Some("jane.doe@example.com"))
+            .with_description(
+                &section(
+                    "### This week\n1. Migrated 180 of 240 tables\n2. Nightly loads run on both clusters\n\n\
+                     ### Risks\n> Storage quota runs out on 10 Dec unless the PO is approved.\n\n\
+                     | Stage | Done | ETA |\n|---|---|---|\n| Tables | 75% | 4 Dec |\n| Reports | 40% | 18 Dec |",
+                ),
+                friday,
+            ),
+        epic(103, "SSO for field-service app")
+            .with_labels(["it-proj::crm", "it-priority::p1", "it-status::deployed-0"])
+            .with_health(HealthStatus::OnTrack)
+            .with_due_date(date(2026, 12, 4))
+            .with_progress(11, 1)
+            .with_assignee("pnair", "Priya Nair", Some("priya.nair@example.com"))
+            .with_description(
+                &section("Pilot group of 40 technicians live since Tuesday, no incidents. ~~Rollback plan~~ retired."),
+                friday,
+            ),
+        epic(104, "Retire legacy quoting tool")
+            .with_labels(["it-proj::crm", "it-priority::p2", "it-status::build"])
+            .with_health(HealthStatus::OnTrack)
+            .with_progress(6, 6)
+            .with_assignee("okafor", "Chidi Okafor", None)
+            .with_description(
+                &section("Read-only mode since 16 Nov. Export of 2019–2021 archives: `quote-archive.sh` done."),
+                friday,
+            ),
+        epic(105, "Customer 360 dashboard")
+            .with_labels(["it-proj::crm", "it-priority::p2", "it-status::assigned"])
+            .with_progress(0, 12)
+            .with_assignee("rsato", "Rin Sato", Some("rin.sato@example.com"))
+            .with_description(&section("Kick-off held; see the design notes in #512 (to be moved)."), now() - Duration::days(12)),
+        epic(106, "Contract lifecycle management RFP")
+            .with_labels(["it-proj::crm", "it-priority::p3", "it-status::wip-review"])
+            .with_health(HealthStatus::NeedsAttention)
+            .with_assignee("alee", "Alex Lee", Some("alex.lee@example.com"))
+            .with_description("Scope and vendors to be decided. No status section yet.", now() - Duration::days(20)),
+        epic(107, "Partner portal <!channel> refresh")
+            .with_labels(["it-proj::crm", "it-priority::p3", "it-status::build"])
+            .with_health(HealthStatus::OnTrack)
+            .with_due_date(date(2027, 3, 1))
+            .with_progress(3, 15)
+            .with_description(
+                &section("Design review done. <@U024BE7LH> asked for a dark mode; parked for phase 2. <script>alert(1)</script>"),
+                friday,
+            ),
+        epic(108, "Email deliverability (SPF/DKIM) for campaigns")
+            .with_labels(["it-proj::crm", "it-priority::tbd", "it-status::stale"])
+            .with_assignee("mlopez", "Maria Lopez", Some("maria.lopez@example.com"))
+            .with_description("<!-- Status Start -->\nWaiting on DNS change window.", now() - Duration::days(40)),
+        epic(109, "Sales territory realignment")
+            .with_labels(["it-proj::crm", "it-status::out of scope"])
+            .with_description(&section(""), now() - Duration::days(2)),
+    ]
+}
+
+/// Snapshots as last week's roll-up left them: some statuses and health levels differ,
+/// one epic has since closed, and #105 is new.
+pub fn previous_snapshots() -> Vec<Snapshot> {
+    let last_week = now() - Duration::days(7);
+    let mut epics = epics();
+    epics.retain(|e| e.iid != "105");
+    for e in &mut epics {
+        match e.iid.as_str() {
+            "101" => {
+                e.health_status = Some(HealthStatus::NeedsAttention);
+                e.due_date = Some(date(2026, 11, 13));
+            }
+            "102" => e.labels = vec!["it-proj::crm".into(), "it-priority::p2".into(), "it-status::build".into()],
+            "104" => {} // unchanged section: stale this week
+            _ => e.description = Some(section("Last week's text.")),
+        }
+    }
+    epics.push(
+        epic(110, "Lead scoring model v2")
+            .with_labels(["it-proj::crm", "it-priority::p2", "it-status::deployed-0"])
+            .with_description(&section("Done."), last_week),
+    );
+    let rules = Rules::default();
+    let ctx = context(Period::containing(last_week, chrono_tz::America::Los_Angeles), last_week, &rules, None);
+    rollup::snapshots(&rollup::build(&epics, &ctx))
+}
+
+fn context<'a>(period: Period, now: DateTime<Utc>, rules: &'a Rules, previous: Option<&'a [Snapshot]>) -> Context<'a> {
+    Context {
+        program: "crm-migration",
+        title: "CRM migration",
+        period,
+        timezone: chrono_tz::America::Los_Angeles,
+        now,
+        stale_after_days: 7,
+        gitlab_url: GITLAB_URL,
+        rules,
+        previous,
+    }
+}
+
+/// This week's roll-up of the sample program, through the real extract and model stages.
+pub fn rollup() -> RollUp {
+    let rules = Rules::default();
+    let previous = previous_snapshots();
+    let ctx = context(Period::containing(now(), chrono_tz::America::Los_Angeles), now(), &rules, Some(&previous));
+    let mut r = rollup::build(&epics(), &ctx);
+    r.issue_url = Some(format!("{GITLAB_URL}/it/business-technology/pmo/status/-/issues/42"));
+    r
+}

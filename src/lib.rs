@@ -18,20 +18,28 @@
 //! - [`retry`]: the backoff policy both API clients share.
 //! - [`clock`]: the wall clock, replaceable in tests.
 //! - [`demo`]: built-in sample epics for `rolly demo`.
+//! - [`daemon`]: `rolly run`: schedules, catch-up, retries, shutdown.
+//! - [`remind`]: Friday reminders about missing or stale sections.
+//! - [`lock`]: one rolly per state file.
+//! - [`server`]: /healthz, /readyz, /metrics.
 //! - [`cli`]: the command line verbs; [`telemetry`]: logs on stderr.
 
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod daemon;
 pub mod deliver;
 pub mod demo;
 pub mod epic;
 pub mod extract;
 pub mod gitlab;
+pub mod lock;
 pub mod pipeline;
+pub mod remind;
 pub mod render;
 pub mod retry;
 pub mod rollup;
 pub mod schedule;
+pub mod server;
 pub mod state;
 pub mod telemetry;

@@ -1,1 +1,8 @@
-fn main() {}
+//! The `rolly` binary: parse the command line and hand over to the library.
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    rolly::cli::main(rolly::cli::Cli::parse()).await
+}

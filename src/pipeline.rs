@@ -1,1 +1,344 @@
-//! pipeline
+//! One run of one program through every stage:
+//! fetch -> extract -> model -> render -> deliver -> record.
+//!
+//! This is the only module that knows all stages. It claims the run in the state
+//! database before the first post and records each posted message, so a run that is
+//! interrupted resumes instead of posting again (and looks in Slack for what it may
+//! have posted without recording).
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::clock::Clock;
+use crate::config::{Program, RollupIssue};
+use crate::deliver::slack::{self as slack, MessageTag, SlackClient};
+use crate::extract::Rules;
+use crate::gitlab::{self, EpicQuery, GitLabClient};
+use crate::render::{self, SlackMessage, SlackPlan};
+use crate::rollup::{self, RollUp};
+use crate::schedule::Period;
+use crate::state::{self, Claim, Kind, RunKey, Store};
+
+/// Slack metadata event type of roll-up messages.
+pub const ROLLUP_EVENT: &str = "rolly_rollup";
+/// How far back in channel history a roll-up that may have been posted is looked for.
+const HISTORY_LOOKBACK_DAYS: i64 = 14;
+
+/// The clients and state a run uses.
+#[derive(Clone)]
+pub struct Services {
+    pub gitlab: GitLabClient,
+    /// `None` for commands that never post (preview, dry runs).
+    pub slack: Option<SlackClient>,
+    pub store: Arc<Store>,
+    pub clock: Arc<dyn Clock>,
+    /// GitLab instance URL, for references in sections.
+    pub gitlab_url: String,
+}
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("reading the epics of group {group} failed: {source}")]
+    GitLab { group: String, source: gitlab::Error },
+    #[error("posting to Slack channel {channel} failed: {source}")]
+    Slack { channel: String, source: slack::Error },
+    #[error("the state database failed: {0}")]
+    State(#[from] state::Error),
+    #[error("no Slack client is configured for delivery")]
+    NoSlack,
+}
+
+/// What a delivery run did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// Posted (or completed) now.
+    Delivered {
+        channel: String,
+        ts: String,
+        messages: usize,
+        issue_url: Option<String>,
+        /// Parts that failed without failing the run (e.g. the roll-up issue).
+        warnings: Vec<String>,
+    },
+    /// The period had already been delivered; nothing was posted.
+    AlreadyDelivered { channel: Option<String>, ts: Option<String> },
+}
+
+/// The key of a program's roll-up for the period containing `scheduled_at`.
+pub fn rollup_key(program: &Program, scheduled_at: DateTime<Utc>) -> RunKey {
+    RunKey {
+        program: program.name.clone(),
+        kind: Kind::Rollup,
+        period: Period::containing(scheduled_at, program.timezone).to_string(),
+    }
+}
+
+/// Fetches the program's epics and builds its roll-up for the period of `scheduled_at`,
+/// compared with the last delivered roll-up of an earlier period. Changes nothing.
+pub async fn build_rollup(svc: &Services, program: &Program, scheduled_at: DateTime<Utc>) -> Result<RollUp, Error> {
+    let period = Period::containing(scheduled_at, program.timezone);
+    build(svc, program, scheduled_at, Some(period.as_str())).await
+}
+
+/// Like [`build_rollup`], compared with the latest delivered roll-up whatever its period:
+/// a Friday reminder asks about sections not edited since Monday's roll-up.
+pub async fn build_reminder_rollup(svc: &Services, program: &Program, at: DateTime<Utc>) -> Result<RollUp, Error> {
+    build(svc, program, at, None).await
+}
+
+async fn build(
+    svc: &Services,
+    program: &Program,
+    scheduled_at: DateTime<Utc>,
+    compare_before: Option<&str>,
+) -> Result<RollUp, Error> {
+    let query = EpicQuery {
+        group: program.group.clone(),
+        include_subgroups: program.include_subgroups,
+        labels: program.labels.clone(),
+        include_closed: program.include_closed,
+    };
+    let epics = svc
+        .gitlab
+        .fetch_epics(&query)
+        .await
+        .map_err(|source| Error::GitLab { group: program.group.clone(), source })?;
+    let period = Period::containing(scheduled_at, program.timezone);
+    let previous = svc.store.previous_snapshots(&program.name, compare_before)?;
+    let rules = Rules::from(program);
+    let ctx = rollup::Context {
+        program: &program.name,
+        title: &program.title,
+        period,
+        timezone: program.timezone,
+        now: scheduled_at,
+        stale_after_days: program.stale_after_days,
+        gitlab_url: &svc.gitlab_url,
+        rules: &rules,
+        previous: previous.as_deref(),
+    };
+    Ok(rollup::build(&epics, &ctx))
+}
+
+/// Builds and delivers the roll-up of `program` for the period of `scheduled_at`, at
+/// most once per period unless `force`.
+#[tracing::instrument(skip_all, fields(program = %program.name, period))]
+pub async fn deliver_rollup(
+    svc: &Services,
+    program: &Program,
+    scheduled_at: DateTime<Utc>,
+    force: bool,
+) -> Result<Delivery, Error> {
+    let key = rollup_key(program, scheduled_at);
+    tracing::Span::current().record("period", key.period.as_str());
+    let result = claim_and_deliver(svc, program, &key, scheduled_at, force).await;
+    let now = svc.clock.now();
+    match &result {
+        Ok(Delivery::Delivered { messages, .. }) => {
+            tracing::info!(messages, "roll-up delivered");
+            count_run(&key, "delivered");
+            metrics::gauge!("rolly_last_success_timestamp_seconds", "program" => key.program.clone(), "kind" => "rollup")
+                .set(now.timestamp() as f64);
+        }
+        Ok(Delivery::AlreadyDelivered { .. }) => {
+            tracing::info!("already delivered for this period; skipped");
+            count_run(&key, "skipped");
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "roll-up failed");
+            count_run(&key, "failed");
+            if let Err(record) = svc.store.record_failed(&key, now, &e.to_string()) {
+                tracing::error!(error = %record, "could not record the failure");
+            }
+        }
+    }
+    result
+}
+
+fn count_run(key: &RunKey, outcome: &'static str) {
+    metrics::counter!("rolly_runs_total", "program" => key.program.clone(), "kind" => key.kind.as_str(), "outcome" => outcome)
+        .increment(1);
+}
+
+async fn claim_and_deliver(
+    svc: &Services,
+    program: &Program,
+    key: &RunKey,
+    scheduled_at: DateTime<Utc>,
+    force: bool,
+) -> Result<Delivery, Error> {
+    let slack = svc.slack.as_ref().ok_or(Error::NoSlack)?;
+    let run = match svc.store.claim(key, scheduled_at, svc.clock.now(), force)? {
+        Claim::AlreadyDelivered(run) => {
+            return Ok(Delivery::AlreadyDelivered { channel: run.slack_channel, ts: run.slack_ts });
+        }
+        Claim::Fresh(run) | Claim::Resume(run) => run,
+    };
+    let mut rollup = build_rollup(svc, program, scheduled_at).await?;
+    let mut warnings = Vec::new();
+    if let Some(issue) = &program.rollup_issue {
+        match run.issue_url.clone() {
+            Some(url) => rollup.issue_url = Some(url),
+            None => match file_rollup_issue(&svc.gitlab, issue, &rollup).await {
+                Ok((url, close_warnings)) => {
+                    svc.store.record_issue(key, &url)?;
+                    rollup.issue_url = Some(url);
+                    warnings.extend(close_warnings);
+                }
+                Err(e) => {
+                    let w = format!("the roll-up issue in {} was not created: {e}", issue.project);
+                    tracing::warn!("{w}");
+                    warnings.push(w);
+                }
+            },
+        }
+    }
+    let plan = render::slack::render(&rollup);
+    let progress = Progress {
+        channel: run.slack_channel.clone().unwrap_or_else(|| program.slack_channel.clone()),
+        first_ts: run.slack_ts.clone(),
+        posted: if run.slack_ts.is_some() { run.parts_posted as usize } else { 0 },
+    };
+    let progress = post_plan(svc, slack, key, &plan, progress).await?;
+    svc.store.record_delivered(key, svc.clock.now(), Some(&rollup.summary), &rollup::snapshots(&rollup))?;
+    Ok(Delivery::Delivered {
+        channel: progress.channel,
+        ts: progress.first_ts.unwrap_or_default(),
+        messages: plan.messages.len(),
+        issue_url: rollup.issue_url,
+        warnings,
+    })
+}
+
+/// How far the posting of a plan got.
+struct Progress {
+    channel: String,
+    first_ts: Option<String>,
+    posted: usize,
+}
+
+/// Posts the parts of `plan` not yet posted, recording each. Parts are posted in order,
+/// so once one is confirmed absent from Slack no later part can be there either.
+async fn post_plan(
+    svc: &Services,
+    slack: &SlackClient,
+    key: &RunKey,
+    plan: &SlackPlan,
+    mut progress: Progress,
+) -> Result<Progress, Error> {
+    let fail = |channel: &str, source| Error::Slack { channel: channel.to_owned(), source };
+    let mut verify = true;
+    while progress.posted < plan.messages.len() {
+        let part = progress.posted;
+        let tag = MessageTag {
+            event_type: ROLLUP_EVENT.into(),
+            program: key.program.clone(),
+            period: key.period.clone(),
+            part: part as u32,
+        };
+        let found = if verify { find_part(svc, slack, &progress, &tag).await? } else { None };
+        let posted = match found {
+            Some(posted) => {
+                tracing::info!(part, ts = %posted.ts, "found this part already in Slack; not posting it again");
+                posted
+            }
+            None => {
+                verify = false;
+                let thread = if part == 0 { None } else { progress.first_ts.as_deref() };
+                slack
+                    .post(&progress.channel, &plan.messages[part], thread, &tag)
+                    .await
+                    .map_err(|e| fail(&progress.channel, e))?
+            }
+        };
+        if part == 0 {
+            progress.channel = posted.channel;
+            progress.first_ts = Some(posted.ts);
+        }
+        progress.posted = part + 1;
+        let first = progress.first_ts.as_deref().unwrap_or_default();
+        svc.store.record_posted(key, &progress.channel, first, progress.posted)?;
+    }
+    Ok(progress)
+}
+
+/// Looks for a part an earlier attempt may have posted without recording it.
+async fn find_part(
+    svc: &Services,
+    slack: &SlackClient,
+    progress: &Progress,
+    tag: &MessageTag,
+) -> Result<Option<slack::Posted>, Error> {
+    // History lookups need a channel id; a `#name` is resolved by the first post.
+    if progress.channel.starts_with('#') {
+        return Ok(None);
+    }
+    let found = match (&progress.first_ts, tag.part) {
+        (_, 0) => {
+            let oldest = (svc.clock.now() - Duration::days(HISTORY_LOOKBACK_DAYS)).timestamp();
+            slack.find_posted(&progress.channel, tag, oldest).await
+        }
+        (Some(thread_ts), _) => slack.find_reply(&progress.channel, thread_ts, tag).await,
+        (None, _) => Ok(None),
+    };
+    match found {
+        Ok(found) => Ok(found),
+        Err(slack::Error::MissingScope { .. }) => {
+            tracing::warn!(
+                channel = %progress.channel,
+                "cannot read channel history (grant channels:history / groups:history); \
+                 relying on the state database alone to avoid double posts"
+            );
+            Ok(None)
+        }
+        Err(e) => Err(Error::Slack { channel: progress.channel.clone(), source: e }),
+    }
+}
+
+/// Creates the roll-up issue and closes earlier open ones with its label. Returns the
+/// new issue's URL and warnings about issues that could not be closed.
+async fn file_rollup_issue(
+    gitlab: &GitLabClient,
+    cfg: &RollupIssue,
+    rollup: &RollUp,
+) -> Result<(String, Vec<String>), gitlab::Error> {
+    let title = format!("{} roll-up {} ({})", rollup.title, rollup.period, rollup.date);
+    let mut description = render::markdown::render(rollup);
+    if let Some(tags) = &cfg.tags {
+        description.push_str("\n\n");
+        description.push_str(tags);
+    }
+    let earlier = if cfg.close_previous { gitlab.open_issues_with_label(&cfg.project, &cfg.label).await? } else { vec![] };
+    let created = gitlab.create_issue(&cfg.project, &title, &description, std::slice::from_ref(&cfg.label)).await?;
+    let mut warnings = Vec::new();
+    for old in earlier.iter().filter(|i| i.iid != created.iid) {
+        if let Err(e) = gitlab.close_issue(&cfg.project, &old.iid).await {
+            warnings.push(format!("the earlier roll-up issue {} was not closed: {e}", old.web_url));
+        }
+    }
+    Ok((created.web_url, warnings))
+}
+
+/// Reports a run that gave up to the error channel, if one is configured. Never fails:
+/// an alert that cannot be sent is logged.
+pub async fn alert(svc: &Services, error_channel: Option<&str>, program: &str, period: &str, error: &str) {
+    let (Some(channel), Some(slack)) = (error_channel, svc.slack.as_ref()) else {
+        return;
+    };
+    let text = format!(
+        ":warning: rolly could not deliver the *{}* roll-up for {}:\n>{}\nIt will retry while the period is open; `rolly history --program {}` shows the runs.",
+        render::mrkdwn::escape(program),
+        period,
+        render::mrkdwn::escape(error).replace('\n', "\n>"),
+        render::mrkdwn::escape(program),
+    );
+    let message = SlackMessage {
+        text: text.clone(),
+        blocks: vec![slack_morphism::prelude::SlackSectionBlock::new().with_text(slack_morphism::prelude::md!(text)).into()],
+    };
+    if let Err(e) = slack.post_untagged(channel, &message).await {
+        tracing::error!(error = %e, channel, "could not report the failure to the error channel");
+    }
+}

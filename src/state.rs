@@ -391,7 +391,7 @@ impl Store {
         let conn = self.conn();
         let run_id: Option<i64> = conn
             .query_row(
-                "SELECT id FROM runs WHERE program = ?1 AND kind = 'rollup' AND outcome = 'delivered' AND period < ?2
+                "SELECT id FROM runs WHERE program = ?1 AND kind = 'rollup' AND outcome = 'delivered' AND (?2 IS NULL OR period < ?2)
                  ORDER BY period DESC LIMIT 1",
                 params![program, period],
                 |r| r.get(0),

@@ -3,7 +3,9 @@
 
 pub mod markdown;
 pub mod mrkdwn;
+pub mod reminder;
 pub mod slack;
+pub mod terminal;
 
 use serde::Serialize;
 use slack_morphism::prelude::SlackBlock;

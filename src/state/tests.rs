@@ -94,7 +94,7 @@ fn a_failed_run_that_posted_nothing_is_claimed_fresh_and_counts_attempts() {
 #[test]
 fn previous_snapshots_come_from_the_last_delivered_earlier_period() {
     let s = Store::in_memory().unwrap();
-    assert_eq!(s.previous_snapshots("crm", "2026-W48").unwrap(), None);
+    assert_eq!(s.previous_snapshots("crm", Some("2026-W48")).unwrap(), None);
     for (period, id) in [("2026-W46", "a"), ("2026-W47", "b")] {
         s.claim(&key(period), t(8), t(8), false).unwrap();
         s.record_delivered(&key(period), t(8), None, &[snapshot(id)])
@@ -104,14 +104,15 @@ fn previous_snapshots_come_from_the_last_delivered_earlier_period() {
     s.claim(&key("2026-W48"), t(8), t(8), false).unwrap();
     s.record_failed(&key("2026-W48"), t(8), "x").unwrap();
     assert_eq!(
-        s.previous_snapshots("crm", "2026-W49").unwrap(),
+        s.previous_snapshots("crm", Some("2026-W49")).unwrap(),
         Some(vec![snapshot("b")])
     );
     assert_eq!(
-        s.previous_snapshots("crm", "2026-W47").unwrap(),
+        s.previous_snapshots("crm", Some("2026-W47")).unwrap(),
         Some(vec![snapshot("a")])
     );
-    assert_eq!(s.previous_snapshots("other", "2026-W49").unwrap(), None);
+    assert_eq!(s.previous_snapshots("other", Some("2026-W49")).unwrap(), None);
+    assert_eq!(s.previous_snapshots("crm", None).unwrap(), Some(vec![snapshot("b")]));
 }
 
 #[test]
