@@ -136,8 +136,12 @@ pub struct AuthInfo {
 /// Why a Slack call failed. The messages are meant for the person running rolly.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Slack kept rate-limiting the call until the retry budget ran out.
-    #[error("Slack rate-limited {method} (retry after {retry_after:?}) and retries ran out")]
+    /// Slack kept rate-limiting the call until the retries ran out, or asked for a wait
+    /// longer than the retry policy allows.
+    #[error(
+        "Slack kept rate-limiting {method} (last Retry-After: {retry_after:?}) and rolly \
+         stopped waiting: try again later, or spread out the programs' schedules"
+    )]
     RateLimited {
         method: &'static str,
         retry_after: Option<Duration>,
@@ -404,8 +408,8 @@ impl SlackClient {
     /// If the lookup itself fails, that error counts as the attempt's error: posting
     /// without knowing could post twice.
     ///
-    /// `channel` should be a channel id: a lookup needs one, and names may be renamed.
-    #[tracing::instrument(skip(self, message), fields(program = %tag.program, period = %tag.period, part = tag.part))]
+    /// `channel` should be a channel id: the lookup reads history, which takes only ids.
+    #[tracing::instrument(skip(self, message, tag), fields(program = %tag.program, period = %tag.period, part = tag.part))]
     pub async fn post(
         &self,
         channel: &str,
@@ -458,7 +462,7 @@ impl SlackClient {
     /// Finds a top-level message this bot posted in `channel` with this tag, searching
     /// history newer than `oldest_unix` (a unix time, e.g. now minus 14 days), at most
     /// a fixed number of pages. Messages of other bots and apps never match, whatever their
-    /// metadata says, and cannot break the search.
+    /// metadata says, and cannot break the search. `channel` must be a channel id.
     pub async fn find_posted(
         &self,
         channel: &str,
@@ -779,23 +783,22 @@ fn map_api_error(method: &'static str, channel: Option<&str>, api: &SlackClientA
             .and_then(|body| serde_json::from_str::<Value>(body).ok())
             .unwrap_or_default()
     };
-    let named = |channel: &str| channel.to_owned();
     match (code, channel) {
         ("ratelimited" | "rate_limited", _) => Error::RateLimited {
             method,
             retry_after: None,
         },
         ("channel_not_found", Some(channel)) => Error::ChannelNotFound {
-            channel: named(channel),
+            channel: channel.to_owned(),
         },
         ("not_in_channel", Some(channel)) => Error::NotInChannel {
-            channel: named(channel),
+            channel: channel.to_owned(),
         },
         ("is_archived", Some(channel)) => Error::ChannelArchived {
-            channel: named(channel),
+            channel: channel.to_owned(),
         },
         ("invalid_blocks" | "invalid_blocks_format", Some(channel)) => Error::InvalidBlocks {
-            channel: named(channel),
+            channel: channel.to_owned(),
             details: block_error_details(api.errors.as_deref(), &body()),
         },
         ("missing_scope", _) => Error::MissingScope {
