@@ -478,6 +478,17 @@ impl SlackClient {
         .await
     }
 
+    /// Finds a reply this bot posted with this tag in the thread of `thread_ts`.
+    pub async fn find_reply(
+        &self,
+        channel: &str,
+        thread_ts: &str,
+        tag: &MessageTag,
+    ) -> Result<Option<Posted>, Error> {
+        self.scan(channel, Thread::Replies { thread_ts }, tag, Attempts::Retry)
+            .await
+    }
+
     /// Looks a user up by email: `Some(user id)` for an active user, `None` if no user
     /// has that email or the user is deactivated.
     pub async fn lookup_user_by_email(&self, email: &str) -> Result<Option<String>, Error> {

@@ -1,1 +1,2 @@
-//! Reading epics from GitLab through the GraphQL work items API.
+//! Reading epics from GitLab through the GraphQL work items API (placeholder until the
+//! client lands).
