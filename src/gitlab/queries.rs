@@ -1,0 +1,392 @@
+//! The GraphQL operations rolly sends and the conversion of their answers.
+//!
+//! `graphql_client` generates request and response types from `graphql/*.graphql`
+//! checked against `graphql/schema.graphql`. Those generated types stay in this module:
+//! the client sees variables it can build and plain records ([`Epic`], [`IssueRef`]).
+//! Sending, retries and HTTP errors are the client's job.
+
+use graphql_client::GraphQLQuery;
+
+use super::client::{EpicQuery, IssueRef};
+use super::error::Error;
+use crate::epic::{Epic, EpicState, HealthStatus, Person, Progress};
+
+// Custom scalars of the GitLab schema, as the generated code names them. Dates and
+// times become chrono types; GitLab sends ISO 8601 (`2024-05-01T09:30:00Z`, `2024-05-31`).
+type WorkItemID = String;
+type Time = chrono::DateTime<chrono::Utc>;
+type Date = chrono::NaiveDate;
+
+/// One page of a group's epics as work items.
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "graphql/schema.graphql",
+    query_path = "graphql/epics.graphql",
+    variables_derives = "Debug",
+    response_derives = "Debug"
+)]
+pub(super) struct EpicsPage;
+
+/// The username behind the token.
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "graphql/schema.graphql",
+    query_path = "graphql/current_user.graphql",
+    variables_derives = "Debug",
+    response_derives = "Debug"
+)]
+pub(super) struct CurrentUser;
+
+/// Whether a group is visible to the token.
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "graphql/schema.graphql",
+    query_path = "graphql/group.graphql",
+    variables_derives = "Debug",
+    response_derives = "Debug"
+)]
+pub(super) struct GroupExists;
+
+/// Creates a roll-up issue.
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "graphql/schema.graphql",
+    query_path = "graphql/create_issue.graphql",
+    variables_derives = "Debug",
+    response_derives = "Debug"
+)]
+pub(super) struct CreateIssue;
+
+/// One page of open issues with a label.
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "graphql/schema.graphql",
+    query_path = "graphql/open_issues_with_label.graphql",
+    variables_derives = "Debug",
+    response_derives = "Debug"
+)]
+pub(super) struct OpenIssuesWithLabel;
+
+/// Closes an issue.
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "graphql/schema.graphql",
+    query_path = "graphql/close_issue.graphql",
+    variables_derives = "Debug",
+    response_derives = "Debug"
+)]
+pub(super) struct CloseIssue;
+
+/// Name GitLab gives the work item type of child issues in `rolledUpCountsByType`.
+const ISSUE_TYPE_NAME: &str = "Issue";
+
+/// A page of results and the cursor of the next one (`None` on the last page).
+#[derive(Debug)]
+pub(super) struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// Variables for one page of epics: open ones only unless closed ones are wanted.
+pub(super) fn epics_variables(
+    query: &EpicQuery,
+    first: u32,
+    cursor: Option<String>,
+) -> epics_page::Variables {
+    let state = if query.include_closed {
+        epics_page::IssuableState::all
+    } else {
+        epics_page::IssuableState::opened
+    };
+    epics_page::Variables {
+        group: query.group.clone(),
+        include_subgroups: query.include_subgroups,
+        state,
+        first: i64::from(first),
+        cursor,
+    }
+}
+
+/// Epics of one page, or [`Error::GroupNotFound`] when GitLab answered `group: null`.
+pub(super) fn epics_page(data: epics_page::ResponseData, group: &str) -> Result<Page<Epic>, Error> {
+    let group_data = data.group.ok_or_else(|| Error::GroupNotFound {
+        path: group.to_owned(),
+    })?;
+    let work_items = group_data
+        .work_items
+        .ok_or_else(|| Error::UnexpectedAnswer {
+            operation: "epics",
+            detail: format!(
+                "GitLab returned no work items for group {group}; the work items API may be \
+             unavailable on this instance"
+            ),
+        })?;
+    let info = work_items.page_info;
+    let items = work_items
+        .nodes
+        .unwrap_or_default()
+        .into_iter()
+        .flatten()
+        .map(|node| epic_from(node, group))
+        .collect();
+    Ok(Page {
+        items,
+        next_cursor: next_cursor("epics", info.has_next_page, info.end_cursor)?,
+    })
+}
+
+/// The cursor to continue with, checking that GitLab gave one when it said there is more.
+fn next_cursor(
+    operation: &'static str,
+    has_next_page: bool,
+    end_cursor: Option<String>,
+) -> Result<Option<String>, Error> {
+    match (has_next_page, end_cursor) {
+        (false, _) => Ok(None),
+        (true, Some(cursor)) => Ok(Some(cursor)),
+        (true, None) => Err(Error::UnexpectedAnswer {
+            operation,
+            detail: "GitLab said there is a next page but gave no cursor for it".to_owned(),
+        }),
+    }
+}
+
+type WorkItemNode = epics_page::EpicsPageGroupWorkItemsNodes;
+type Widget = epics_page::EpicsPageGroupWorkItemsNodesWidgets;
+
+/// Converts one work item; widgets the item lacks leave their fields empty.
+fn epic_from(node: WorkItemNode, group: &str) -> Epic {
+    let mut epic = Epic {
+        id: node.id,
+        iid: node.iid,
+        title: node.title,
+        web_url: node.web_url.unwrap_or_default(),
+        state: match node.state {
+            epics_page::WorkItemState::CLOSED => EpicState::Closed,
+            _ => EpicState::Open,
+        },
+        group_path: node
+            .namespace
+            .map(|namespace| namespace.full_path)
+            .unwrap_or_else(|| group.to_owned()),
+        labels: Vec::new(),
+        description: None,
+        // Never edited: the description dates from creation.
+        description_edited_at: Some(node.created_at),
+        updated_at: Some(node.updated_at),
+        start_date: None,
+        due_date: None,
+        health_status: None,
+        assignees: Vec::new(),
+        progress: Progress::default(),
+    };
+    for widget in node.widgets.unwrap_or_default() {
+        apply_widget(&mut epic, widget);
+    }
+    epic
+}
+
+fn apply_widget(epic: &mut Epic, widget: Widget) {
+    match widget {
+        Widget::WorkItemWidgetDescription(w) => {
+            epic.description = w.description;
+            if let Some(edited) = w.last_edited_at {
+                epic.description_edited_at = Some(edited);
+            }
+        }
+        Widget::WorkItemWidgetLabels(w) => {
+            let nodes = w.labels.and_then(|labels| labels.nodes).unwrap_or_default();
+            epic.labels = nodes.into_iter().flatten().map(|l| l.title).collect();
+        }
+        Widget::WorkItemWidgetAssignees(w) => {
+            let nodes = w.assignees.and_then(|a| a.nodes).unwrap_or_default();
+            epic.assignees = nodes.into_iter().flatten().map(person_from).collect();
+        }
+        Widget::WorkItemWidgetStartAndDueDate(w) => {
+            epic.start_date = w.start_date;
+            epic.due_date = w.due_date;
+        }
+        Widget::WorkItemWidgetHealthStatus(w) => {
+            epic.health_status = w.health_status.and_then(health_from);
+        }
+        Widget::WorkItemWidgetHierarchy(w) => {
+            epic.progress = progress_from(&w.rolled_up_counts_by_type);
+        }
+        // `onlyTypes` keeps other widgets out; any that arrive carry nothing we read.
+        _ => {}
+    }
+}
+
+type AssigneeNode =
+    epics_page::EpicsPageGroupWorkItemsNodesWidgetsOnWorkItemWidgetAssigneesAssigneesNodes;
+
+fn person_from(user: AssigneeNode) -> Person {
+    Person {
+        username: user.username,
+        name: user.name,
+        // GitLab sends "" for users who keep their email private on some versions.
+        public_email: user.public_email.filter(|email| !email.trim().is_empty()),
+    }
+}
+
+fn health_from(status: epics_page::HealthStatus) -> Option<HealthStatus> {
+    match status {
+        epics_page::HealthStatus::onTrack => Some(HealthStatus::OnTrack),
+        epics_page::HealthStatus::needsAttention => Some(HealthStatus::NeedsAttention),
+        epics_page::HealthStatus::atRisk => Some(HealthStatus::AtRisk),
+        epics_page::HealthStatus::Other(_) => None,
+    }
+}
+
+type CountsByType =
+    epics_page::EpicsPageGroupWorkItemsNodesWidgetsOnWorkItemWidgetHierarchyRolledUpCountsByType;
+
+/// Child issue counts: the "Issue" entry of the epic's rolled-up counts (all descendants).
+fn progress_from(counts: &[CountsByType]) -> Progress {
+    let count = |n: Option<i64>| u32::try_from(n.unwrap_or(0)).unwrap_or(0);
+    counts
+        .iter()
+        .find(|c| c.work_item_type.name.eq_ignore_ascii_case(ISSUE_TYPE_NAME))
+        .map(|c| Progress {
+            open: count(c.counts_by_state.opened),
+            closed: count(c.counts_by_state.closed),
+        })
+        .unwrap_or_default()
+}
+
+/// The username, or `None` when GitLab treated the request as anonymous.
+pub(super) fn username(data: current_user::ResponseData) -> Option<String> {
+    data.current_user.map(|user| user.username)
+}
+
+/// Whether GitLab showed the group.
+pub(super) fn group_found(data: &group_exists::ResponseData) -> bool {
+    data.group.is_some()
+}
+
+/// The created issue, or the reasons GitLab gave for not creating it.
+pub(super) fn created_issue(
+    data: create_issue::ResponseData,
+    project: &str,
+) -> Result<IssueRef, Error> {
+    let payload = data
+        .create_issue
+        .ok_or_else(|| no_payload("create_issue"))?;
+    if !payload.errors.is_empty() {
+        return Err(Error::Rejected {
+            action: format!("create an issue in project {project}"),
+            messages: payload.errors,
+        });
+    }
+    let issue = payload.issue.ok_or_else(|| no_payload("create_issue"))?;
+    Ok(IssueRef {
+        iid: issue.iid,
+        web_url: issue.web_url,
+    })
+}
+
+/// Variables for one page of open issues with `label`.
+pub(super) fn open_issues_variables(
+    project: &str,
+    label: &str,
+    cursor: Option<String>,
+) -> open_issues_with_label::Variables {
+    open_issues_with_label::Variables {
+        project_path: project.to_owned(),
+        label: label.to_owned(),
+        cursor,
+    }
+}
+
+/// One page of open issues, or [`Error::ProjectNotFound`] for `project: null`.
+pub(super) fn open_issues_page(
+    data: open_issues_with_label::ResponseData,
+    project: &str,
+) -> Result<Page<IssueRef>, Error> {
+    let project_data = data.project.ok_or_else(|| Error::ProjectNotFound {
+        path: project.to_owned(),
+    })?;
+    let Some(issues) = project_data.issues else {
+        return Ok(Page {
+            items: Vec::new(),
+            next_cursor: None,
+        });
+    };
+    let items = issues
+        .nodes
+        .unwrap_or_default()
+        .into_iter()
+        .flatten()
+        .map(|issue| IssueRef {
+            iid: issue.iid,
+            web_url: issue.web_url,
+        })
+        .collect();
+    let info = issues.page_info;
+    Ok(Page {
+        items,
+        next_cursor: next_cursor(
+            "open_issues_with_label",
+            info.has_next_page,
+            info.end_cursor,
+        )?,
+    })
+}
+
+/// `Ok` when GitLab closed the issue, else the reasons it gave.
+pub(super) fn closed_issue(
+    data: close_issue::ResponseData,
+    project: &str,
+    iid: &str,
+) -> Result<(), Error> {
+    let payload = data.update_issue.ok_or_else(|| no_payload("close_issue"))?;
+    if payload.errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Rejected {
+            action: format!("close issue #{iid} in project {project}"),
+            messages: payload.errors,
+        })
+    }
+}
+
+fn no_payload(operation: &'static str) -> Error {
+    Error::UnexpectedAnswer {
+        operation,
+        detail: "GitLab answered without the mutation's result".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(name: &str, opened: i64, closed: i64) -> CountsByType {
+        serde_json::from_value(serde_json::json!({
+            "workItemType": { "name": name },
+            "countsByState": { "opened": opened, "closed": closed }
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn progress_counts_only_child_issues() {
+        let rolled_up = [
+            counts("Epic", 9, 9),
+            counts("Issue", 3, 5),
+            counts("Task", 7, 7),
+        ];
+        assert_eq!(progress_from(&rolled_up), Progress { open: 3, closed: 5 });
+    }
+
+    #[test]
+    fn an_epic_without_child_issues_has_no_progress() {
+        assert_eq!(progress_from(&[counts("Epic", 2, 0)]), Progress::default());
+    }
+
+    #[test]
+    fn a_next_page_without_cursor_is_an_unexpected_answer() {
+        assert!(next_cursor("epics", true, None).is_err());
+        assert_eq!(next_cursor("epics", false, None).unwrap(), None);
+    }
+}

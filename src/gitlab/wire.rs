@@ -1,0 +1,280 @@
+//! What goes over the wire to GitLab, below the client's operations: the endpoint,
+//! the bearer header, reading a GraphQL answer, the rate-limit headers, and the log
+//! line and metrics of each request.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use reqwest::StatusCode;
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use url::Url;
+
+use super::error::Error;
+
+/// Characters of a response body quoted in error messages.
+const BODY_EXCERPT_CHARS: usize = 300;
+/// `RateLimit-Reset` values below this are seconds to wait, not a Unix time (2001-09-09).
+const SMALLEST_EPOCH_SECS: i64 = 1_000_000_000;
+
+/// `{base}/api/graphql`, keeping a path prefix such as `https://example.com/gitlab`.
+pub(super) fn graphql_endpoint(base_url: &Url) -> Result<Url, Error> {
+    let mut base = base_url.clone();
+    if !base.path().ends_with('/') {
+        let path = format!("{}/", base.path());
+        base.set_path(&path);
+    }
+    base.join("api/graphql").map_err(|e| Error::Setup {
+        reason: format!("gitlab.url {base_url} cannot be used as a base URL ({e})"),
+    })
+}
+
+/// `Authorization: Bearer <token>`, marked sensitive so that no Debug output shows it.
+pub(super) fn auth_headers(token: &SecretString) -> Result<HeaderMap, Error> {
+    // Token files often end in a newline, which a header cannot carry.
+    let token = token.expose_secret().trim();
+    if token.is_empty() {
+        return Err(Error::Setup {
+            reason: "the GitLab token is empty; check the token variable".to_owned(),
+        });
+    }
+    let bearer = format!("Bearer {token}");
+    let mut value = HeaderValue::from_str(&bearer).map_err(|_| Error::Setup {
+        reason: "the GitLab token contains characters that cannot be sent in an HTTP header; \
+                 check the token variable for stray quotes or line breaks"
+            .to_owned(),
+    })?;
+    value.set_sensitive(true);
+    let mut headers = HeaderMap::new();
+    headers.insert(header::AUTHORIZATION, value);
+    Ok(headers)
+}
+
+/// The parts of a GraphQL answer read before its `data` is decoded.
+#[derive(Deserialize)]
+struct Answer {
+    data: Option<serde_json::Value>,
+    #[serde(default)]
+    errors: Option<Vec<AnswerError>>,
+}
+
+#[derive(Deserialize)]
+struct AnswerError {
+    message: String,
+}
+
+/// `data` of a 200 answer; GraphQL `errors` win over partial data.
+pub(super) fn parse_answer(
+    operation: &'static str,
+    body: &[u8],
+) -> Result<serde_json::Value, Error> {
+    let answer: Answer = serde_json::from_slice(body).map_err(|e| Error::UnexpectedAnswer {
+        operation,
+        detail: format!("it is not GraphQL JSON ({e}): {}", excerpt(body)),
+    })?;
+    let messages: Vec<String> = answer
+        .errors
+        .unwrap_or_default()
+        .into_iter()
+        .map(|e| e.message)
+        .collect();
+    if !messages.is_empty() {
+        return Err(Error::GraphQl {
+            operation,
+            messages,
+        });
+    }
+    match answer.data {
+        Some(data) if !data.is_null() => Ok(data),
+        _ => Err(Error::UnexpectedAnswer {
+            operation,
+            detail: "it has neither data nor errors".to_owned(),
+        }),
+    }
+}
+
+/// How long GitLab asked us to wait: `Retry-After` (seconds or HTTP date), else
+/// `RateLimit-Reset` (GitLab sends a Unix time; small values are read as seconds).
+pub(super) fn requested_wait(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    text("retry-after")
+        .and_then(|v| parse_retry_after(v, now))
+        .or_else(|| text("ratelimit-reset").and_then(|v| parse_rate_limit_reset(v, now)))
+}
+
+fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    // HTTP dates (`Wed, 21 Oct 2015 07:28:00 GMT`) are a subset of RFC 2822.
+    let at = DateTime::parse_from_rfc2822(value).ok()?;
+    Some(time_until(at.with_timezone(&Utc), now))
+}
+
+fn parse_rate_limit_reset(value: &str, now: DateTime<Utc>) -> Option<Duration> {
+    let secs: i64 = value.trim().parse().ok()?;
+    if secs < SMALLEST_EPOCH_SECS {
+        return u64::try_from(secs).ok().map(Duration::from_secs);
+    }
+    DateTime::from_timestamp(secs, 0).map(|at| time_until(at, now))
+}
+
+/// Zero for instants already past.
+fn time_until(at: DateTime<Utc>, now: DateTime<Utc>) -> Duration {
+    (at - now).to_std().unwrap_or(Duration::ZERO)
+}
+
+/// The start of a body for error messages: one line, at most [`BODY_EXCERPT_CHARS`].
+pub(super) fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.is_empty() {
+        return "(empty body)".to_owned();
+    }
+    match line.char_indices().nth(BODY_EXCERPT_CHARS) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line,
+    }
+}
+
+/// An error and its causes, e.g. `error sending request: connection refused`.
+pub(super) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Logs and counts one request; never its headers.
+pub(super) fn record(
+    operation: &'static str,
+    status: Option<StatusCode>,
+    elapsed: Duration,
+    result: &Result<serde_json::Value, Error>,
+) {
+    let outcome = match result {
+        Ok(_) => "ok",
+        Err(e) => e.outcome(),
+    };
+    tracing::debug!(
+        operation,
+        status = status.map(|s| s.as_u16()),
+        elapsed_ms = elapsed.as_millis() as u64,
+        outcome,
+        "GitLab request"
+    );
+    metrics::counter!("rolly_gitlab_requests_total", "operation" => operation, "outcome" => outcome)
+        .increment(1);
+    metrics::histogram!("rolly_gitlab_request_duration_seconds", "operation" => operation)
+        .record(elapsed.as_secs_f64());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(secs, 0).unwrap()
+    }
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, HeaderValue::from_str(value).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn retry_after_in_seconds_is_read_as_a_duration() {
+        let wait = requested_wait(&headers(&[("retry-after", "17")]), at(0));
+        assert_eq!(wait, Some(Duration::from_secs(17)));
+    }
+
+    #[test]
+    fn retry_after_as_http_date_is_the_time_until_then() {
+        let now = DateTime::parse_from_rfc3339("2015-10-21T07:27:30Z")
+            .unwrap()
+            .to_utc();
+        let wait = requested_wait(
+            &headers(&[("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")]),
+            now,
+        );
+        assert_eq!(wait, Some(Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn retry_after_in_the_past_means_no_wait() {
+        let now = at(2_000_000_000);
+        let wait = requested_wait(
+            &headers(&[("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")]),
+            now,
+        );
+        assert_eq!(wait, Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn rate_limit_reset_as_unix_time_is_the_time_until_then() {
+        let wait = requested_wait(
+            &headers(&[("ratelimit-reset", "1700000042")]),
+            at(1_700_000_000),
+        );
+        assert_eq!(wait, Some(Duration::from_secs(42)));
+    }
+
+    #[test]
+    fn small_rate_limit_reset_values_are_seconds_to_wait() {
+        let wait = requested_wait(&headers(&[("ratelimit-reset", "5")]), at(1_700_000_000));
+        assert_eq!(wait, Some(Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn retry_after_wins_over_rate_limit_reset() {
+        let both = headers(&[("retry-after", "3"), ("ratelimit-reset", "1700000042")]);
+        assert_eq!(
+            requested_wait(&both, at(1_700_000_000)),
+            Some(Duration::from_secs(3))
+        );
+    }
+
+    #[test]
+    fn unreadable_or_missing_headers_give_no_wait() {
+        assert_eq!(
+            requested_wait(&headers(&[("retry-after", "soon")]), at(0)),
+            None
+        );
+        assert_eq!(requested_wait(&HeaderMap::new(), at(0)), None);
+    }
+
+    #[test]
+    fn the_endpoint_keeps_a_path_prefix() {
+        let plain = graphql_endpoint(&Url::parse("https://gitlab.com").unwrap()).unwrap();
+        assert_eq!(plain.as_str(), "https://gitlab.com/api/graphql");
+        let prefixed =
+            graphql_endpoint(&Url::parse("https://example.com/gitlab").unwrap()).unwrap();
+        assert_eq!(prefixed.as_str(), "https://example.com/gitlab/api/graphql");
+    }
+
+    #[test]
+    fn excerpts_are_one_line_and_capped() {
+        assert_eq!(excerpt(b"<h1>Bad\n gateway</h1>"), "<h1>Bad gateway</h1>");
+        let long = "x".repeat(1000);
+        assert_eq!(
+            excerpt(long.as_bytes()).chars().count(),
+            BODY_EXCERPT_CHARS + 1
+        );
+    }
+
+    #[test]
+    fn graphql_errors_in_a_200_answer_are_errors() {
+        let body = br#"{"data":null,"errors":[{"message":"Field 'x' doesn't exist"}]}"#;
+        let err = parse_answer("epics", body).unwrap_err();
+        assert!(err.to_string().contains("Field 'x' doesn't exist"), "{err}");
+    }
+}

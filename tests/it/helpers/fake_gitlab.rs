@@ -1,0 +1,502 @@
+//! `FakeGitLab`: a local server that answers rolly's GraphQL operations from an
+//! in-memory world of groups, epics, projects and issues.
+//!
+//! It parses each request body, dispatches on `operationName`, pages with `first`,
+//! `after` and `pageInfo`, and filters the way GitLab does: `state` on the server, and
+//! `labelName` (if ever sent) with AND, exact and case-sensitive, answering nothing when
+//! a label title does not exist. It counts requests, records their variables, checks the
+//! bearer token, and can be told to fail the next requests.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+/// The token the fake accepts.
+pub const TOKEN: &str = "glpat-test-token";
+
+/// GitLab's own page size cap.
+const MAX_PAGE_SIZE: usize = 100;
+
+/// An epic in the fake world; build with [`epic`] and the chained setters.
+#[derive(Debug, Clone)]
+pub struct FakeEpic {
+    pub iid: u32,
+    pub title: String,
+    pub group: String,
+    pub closed: bool,
+    pub labels: Vec<String>,
+    pub description: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub last_edited_at: Option<String>,
+    pub start_date: Option<String>,
+    pub due_date: Option<String>,
+    pub health: Option<String>,
+    pub assignees: Vec<(String, String, Option<String>)>,
+    pub child_issues: (u32, u32),
+}
+
+/// An open epic titled `title`, with no labels, widgets empty, created 2024-01-01.
+pub fn epic(title: &str) -> FakeEpic {
+    FakeEpic {
+        iid: 0,
+        title: title.to_owned(),
+        group: String::new(),
+        closed: false,
+        labels: Vec::new(),
+        description: None,
+        created_at: "2024-01-01T00:00:00Z".to_owned(),
+        updated_at: "2024-01-02T00:00:00Z".to_owned(),
+        last_edited_at: None,
+        start_date: None,
+        due_date: None,
+        health: None,
+        assignees: Vec::new(),
+        child_issues: (0, 0),
+    }
+}
+
+impl FakeEpic {
+    pub fn closed(mut self) -> Self {
+        self.closed = true;
+        self
+    }
+    pub fn labels(mut self, labels: &[&str]) -> Self {
+        self.labels = labels.iter().map(|l| (*l).to_owned()).collect();
+        self
+    }
+    pub fn description(mut self, text: &str) -> Self {
+        self.description = Some(text.to_owned());
+        self
+    }
+    pub fn created_at(mut self, time: &str) -> Self {
+        self.created_at = time.to_owned();
+        self
+    }
+    pub fn updated_at(mut self, time: &str) -> Self {
+        self.updated_at = time.to_owned();
+        self
+    }
+    pub fn last_edited_at(mut self, time: &str) -> Self {
+        self.last_edited_at = Some(time.to_owned());
+        self
+    }
+    pub fn dates(mut self, start: &str, due: &str) -> Self {
+        self.start_date = Some(start.to_owned());
+        self.due_date = Some(due.to_owned());
+        self
+    }
+    /// GitLab's enum value: `onTrack`, `needsAttention` or `atRisk`.
+    pub fn health(mut self, status: &str) -> Self {
+        self.health = Some(status.to_owned());
+        self
+    }
+    pub fn assignee(mut self, username: &str, name: &str, public_email: Option<&str>) -> Self {
+        self.assignees.push((
+            username.to_owned(),
+            name.to_owned(),
+            public_email.map(str::to_owned),
+        ));
+        self
+    }
+    pub fn child_issues(mut self, open: u32, closed: u32) -> Self {
+        self.child_issues = (open, closed);
+        self
+    }
+}
+
+/// An issue in a fake project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeIssue {
+    pub iid: u32,
+    pub title: String,
+    pub description: String,
+    pub labels: Vec<String>,
+    pub open: bool,
+}
+
+/// An existing issue numbered `iid` with `labels`; closed unless `open`.
+pub fn issue(iid: u32, labels: &[&str], open: bool) -> FakeIssue {
+    FakeIssue {
+        iid,
+        title: format!("Roll-up {iid}"),
+        description: String::new(),
+        labels: labels.iter().map(|l| (*l).to_owned()).collect(),
+        open,
+    }
+}
+
+/// How the next request should fail.
+#[derive(Debug, Clone)]
+pub enum Failure {
+    /// An HTTP status with a short HTML body, as a proxy would send.
+    Status(u16),
+    /// HTTP 429 with these headers (e.g. `Retry-After`).
+    RateLimited(Vec<(&'static str, String)>),
+    /// HTTP 200 with these GraphQL error messages and `data: null`.
+    GraphQl(Vec<String>),
+    /// The normal answer, sent only after this delay.
+    Delay(Duration),
+}
+
+#[derive(Default)]
+struct World {
+    base_url: String,
+    username: String,
+    groups: BTreeSet<String>,
+    epics: Vec<FakeEpic>,
+    projects: Vec<(String, Vec<FakeIssue>)>,
+    failures: VecDeque<Failure>,
+    /// Pages larger than this are refused as too complex, like GitLab's complexity limit.
+    max_epics_page: Option<usize>,
+    requests: Vec<(String, Value)>,
+}
+
+/// The running fake; dropped with the test.
+pub struct FakeGitLab {
+    server: MockServer,
+    world: Arc<Mutex<World>>,
+}
+
+impl FakeGitLab {
+    /// Starts an empty fake whose token belongs to `rolly-bot`.
+    pub async fn start() -> Self {
+        let server = MockServer::start().await;
+        let world = Arc::new(Mutex::new(World {
+            base_url: server.uri(),
+            username: "rolly-bot".to_owned(),
+            ..World::default()
+        }));
+        Mock::given(method("POST"))
+            .and(path("/api/graphql"))
+            .respond_with(Responder {
+                world: Arc::clone(&world),
+            })
+            .mount(&server)
+            .await;
+        Self { server, world }
+    }
+
+    /// The instance URL to give the client (without `/api/graphql`).
+    pub fn url(&self) -> url::Url {
+        url::Url::parse(&self.server.uri()).unwrap()
+    }
+
+    /// Adds a group and its epics, numbering them from 1 in the order given.
+    pub fn add_group(&self, path: &str, epics: Vec<FakeEpic>) {
+        let mut world = self.world();
+        world.groups.insert(path.to_owned());
+        for mut e in epics {
+            e.iid = world.epics.len() as u32 + 1;
+            e.group = path.to_owned();
+            world.epics.push(e);
+        }
+    }
+
+    /// Adds a project with existing issues.
+    pub fn add_project(&self, path: &str, issues: Vec<FakeIssue>) {
+        self.world().projects.push((path.to_owned(), issues));
+    }
+
+    /// The issues of a project as they are now.
+    pub fn issues(&self, project: &str) -> Vec<FakeIssue> {
+        let world = self.world();
+        let found = world.projects.iter().find(|(p, _)| p == project);
+        found.map(|(_, issues)| issues.clone()).unwrap_or_default()
+    }
+
+    /// Makes the next `times` requests fail with `failure`.
+    pub fn fail_next(&self, times: usize, failure: Failure) {
+        let mut world = self.world();
+        world.failures.extend(std::iter::repeat_n(failure, times));
+    }
+
+    /// Refuses epic pages larger than `size` with GitLab's complexity error.
+    pub fn limit_epics_page_to(&self, size: usize) {
+        self.world().max_epics_page = Some(size);
+    }
+
+    /// How many requests reached the fake.
+    pub fn request_count(&self) -> usize {
+        self.world().requests.len()
+    }
+
+    /// The variables of each request for `operation` (e.g. `CreateIssue`), in order.
+    pub fn variables_of(&self, operation: &str) -> Vec<Value> {
+        let world = self.world();
+        let sent = world.requests.iter().filter(|(op, _)| op == operation);
+        sent.map(|(_, variables)| variables.clone()).collect()
+    }
+
+    fn world(&self) -> MutexGuard<'_, World> {
+        self.world.lock().unwrap()
+    }
+}
+
+struct Responder {
+    world: Arc<Mutex<World>>,
+}
+
+impl Respond for Responder {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let mut world = self.world.lock().unwrap();
+        let body: Value = request.body_json().unwrap_or(Value::Null);
+        let operation = body["operationName"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let variables = body["variables"].clone();
+        world.requests.push((operation.clone(), variables.clone()));
+
+        if !has_token(request) {
+            return ResponseTemplate::new(401)
+                .set_body_json(json!({"message": "401 Unauthorized"}));
+        }
+        let delay = match world.failures.pop_front() {
+            Some(Failure::Delay(delay)) => Some(delay),
+            Some(failure) => return failure_response(failure),
+            None => None,
+        };
+        let answer = answer(&mut world, &operation, &variables);
+        let response = ResponseTemplate::new(200).set_body_json(answer);
+        match delay {
+            Some(delay) => response.set_delay(delay),
+            None => response,
+        }
+    }
+}
+
+fn has_token(request: &Request) -> bool {
+    let header = request
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    header == Some(&format!("Bearer {TOKEN}"))
+}
+
+fn failure_response(failure: Failure) -> ResponseTemplate {
+    match failure {
+        Failure::Status(status) => ResponseTemplate::new(status).set_body_string(format!(
+            "<html><body><h1>{status} Bad Gateway</h1></body></html>"
+        )),
+        Failure::RateLimited(headers) => {
+            let mut response = ResponseTemplate::new(429).set_body_string("Retry later\n");
+            for (name, value) in headers {
+                response = response.insert_header(name, value.as_str());
+            }
+            response
+        }
+        Failure::GraphQl(messages) => ResponseTemplate::new(200).set_body_json(errors(&messages)),
+        Failure::Delay(_) => unreachable!("delays are applied to the normal answer"),
+    }
+}
+
+fn errors(messages: &[String]) -> Value {
+    let list: Vec<Value> = messages.iter().map(|m| json!({"message": m})).collect();
+    json!({"data": null, "errors": list})
+}
+
+fn answer(world: &mut World, operation: &str, variables: &Value) -> Value {
+    match operation {
+        "EpicsPage" => epics_page(world, variables),
+        "CurrentUser" => json!({"data": {"currentUser": {"username": world.username}}}),
+        "GroupExists" => {
+            let path = variables["fullPath"].as_str().unwrap_or_default();
+            let group = world
+                .groups
+                .contains(path)
+                .then(|| json!({"fullPath": path}));
+            json!({"data": {"group": group}})
+        }
+        "CreateIssue" => create_issue(world, variables),
+        "OpenIssuesWithLabel" => open_issues(world, variables),
+        "CloseIssue" => close_issue(world, variables),
+        other => errors(&[format!("Unknown operation {other:?}")]),
+    }
+}
+
+fn epics_page(world: &World, variables: &Value) -> Value {
+    let group = variables["group"].as_str().unwrap_or_default();
+    if !world.groups.contains(group) {
+        return json!({"data": {"group": null}});
+    }
+    let first = variables["first"].as_u64().unwrap_or(100) as usize;
+    if world.max_epics_page.is_some_and(|max| first > max) {
+        return errors(&[format!(
+            "Query has complexity of {}, which exceeds max complexity of 250",
+            250 + first
+        )]);
+    }
+    let matching: Vec<&FakeEpic> = world
+        .epics
+        .iter()
+        .filter(|e| {
+            in_group(
+                e,
+                group,
+                variables["includeSubgroups"].as_bool() == Some(true),
+            )
+        })
+        .filter(|e| state_matches(e, variables["state"].as_str()))
+        .collect();
+    let matching = filter_by_label_names(world, matching, &variables["labelName"]);
+    let base = &world.base_url;
+    let (page, page_info) = paginate(&matching, first, &variables["cursor"]);
+    let nodes: Vec<Value> = page.iter().map(|e| epic_json(e, base)).collect();
+    json!({"data": {"group": {"workItems": {"pageInfo": page_info, "nodes": nodes}}}})
+}
+
+fn in_group(epic: &FakeEpic, group: &str, include_subgroups: bool) -> bool {
+    epic.group == group || (include_subgroups && epic.group.starts_with(&format!("{group}/")))
+}
+
+fn state_matches(epic: &FakeEpic, state: Option<&str>) -> bool {
+    match state {
+        Some("opened") => !epic.closed,
+        Some("closed") => epic.closed,
+        _ => true,
+    }
+}
+
+/// GitLab's label filter: every title must exist exactly (case-sensitive), else nothing
+/// matches; an epic must carry all of them.
+fn filter_by_label_names<'a>(
+    world: &World,
+    epics: Vec<&'a FakeEpic>,
+    names: &Value,
+) -> Vec<&'a FakeEpic> {
+    let Some(names) = names.as_array() else {
+        return epics;
+    };
+    let names: Vec<&str> = names.iter().filter_map(Value::as_str).collect();
+    let known = |name: &&str| {
+        world
+            .epics
+            .iter()
+            .any(|e| e.labels.iter().any(|l| l == name))
+    };
+    if !names.iter().all(known) {
+        return Vec::new();
+    }
+    let carries_all = |e: &&FakeEpic| names.iter().all(|n| e.labels.iter().any(|l| l == n));
+    epics.into_iter().filter(carries_all).collect()
+}
+
+/// One page of `items` after `cursor`, with GitLab's `pageInfo`.
+fn paginate<'a, T>(items: &'a [T], first: usize, cursor: &Value) -> (&'a [T], Value) {
+    let start = cursor
+        .as_str()
+        .and_then(|c| c.strip_prefix("offset:"))
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(0)
+        .min(items.len());
+    let end = (start + first.min(MAX_PAGE_SIZE)).min(items.len());
+    let end_cursor = (end > start).then(|| format!("offset:{end}"));
+    let info = json!({"hasNextPage": end < items.len(), "endCursor": end_cursor});
+    (&items[start..end], info)
+}
+
+fn epic_json(e: &FakeEpic, base: &str) -> Value {
+    let assignees: Vec<Value> = e
+        .assignees
+        .iter()
+        .map(|(username, name, email)| json!({"username": username, "name": name, "publicEmail": email}))
+        .collect();
+    let labels: Vec<Value> = e.labels.iter().map(|l| json!({"title": l})).collect();
+    let (open, closed) = e.child_issues;
+    json!({
+        "id": format!("gid://gitlab/WorkItem/{}", 1000 + e.iid),
+        "iid": e.iid.to_string(),
+        "title": e.title,
+        "webUrl": format!("{base}/groups/{}/-/epics/{}", e.group, e.iid),
+        "state": if e.closed { "CLOSED" } else { "OPEN" },
+        "createdAt": e.created_at,
+        "updatedAt": e.updated_at,
+        "namespace": {"fullPath": e.group},
+        "widgets": [
+            {"__typename": "WorkItemWidgetDescription", "description": e.description, "lastEditedAt": e.last_edited_at},
+            {"__typename": "WorkItemWidgetLabels", "labels": {"nodes": labels}},
+            {"__typename": "WorkItemWidgetAssignees", "assignees": {"nodes": assignees}},
+            {"__typename": "WorkItemWidgetStartAndDueDate", "startDate": e.start_date, "dueDate": e.due_date},
+            {"__typename": "WorkItemWidgetHealthStatus", "healthStatus": e.health},
+            {"__typename": "WorkItemWidgetHierarchy", "rolledUpCountsByType": [
+                {"workItemType": {"name": "Epic"}, "countsByState": {"opened": 1, "closed": 1, "all": 2}},
+                {"workItemType": {"name": "Issue"}, "countsByState": {"opened": open, "closed": closed, "all": open + closed}}
+            ]}
+        ]
+    })
+}
+
+fn project_mut<'a>(world: &'a mut World, path: &str) -> Option<&'a mut Vec<FakeIssue>> {
+    let found = world.projects.iter_mut().find(|(p, _)| p == path);
+    found.map(|(_, issues)| issues)
+}
+
+fn no_access() -> Value {
+    errors(&[
+        "The resource that you are attempting to access does not exist or you don't have \
+              permission to perform this action"
+            .to_owned(),
+    ])
+}
+
+fn create_issue(world: &mut World, v: &Value) -> Value {
+    let base = world.base_url.clone();
+    let project = v["projectPath"].as_str().unwrap_or_default().to_owned();
+    let Some(issues) = project_mut(world, &project) else {
+        return no_access();
+    };
+    let title = v["title"].as_str().unwrap_or_default().to_owned();
+    if title.is_empty() {
+        return json!({"data": {"createIssue": {"issue": null, "errors": ["Title can't be blank"]}}});
+    }
+    let labels = v["labels"].as_array().into_iter().flatten();
+    let issue = FakeIssue {
+        iid: issues.iter().map(|i| i.iid).max().unwrap_or(0) + 1,
+        title,
+        description: v["description"].as_str().unwrap_or_default().to_owned(),
+        labels: labels
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        open: true,
+    };
+    let created = json!({"iid": issue.iid.to_string(), "webUrl": format!("{base}/{project}/-/issues/{}", issue.iid)});
+    issues.push(issue);
+    json!({"data": {"createIssue": {"issue": created, "errors": []}}})
+}
+
+fn open_issues(world: &World, v: &Value) -> Value {
+    let project = v["projectPath"].as_str().unwrap_or_default();
+    let Some((_, issues)) = world.projects.iter().find(|(p, _)| p == project) else {
+        return json!({"data": {"project": null}});
+    };
+    let label = v["label"].as_str().unwrap_or_default();
+    let matching: Vec<&FakeIssue> = issues
+        .iter()
+        .filter(|i| i.open && i.labels.iter().any(|l| l == label))
+        .collect();
+    let (page, page_info) = paginate(&matching, MAX_PAGE_SIZE, &v["cursor"]);
+    let base = &world.base_url;
+    let nodes: Vec<Value> = page
+        .iter()
+        .map(|i| json!({"iid": i.iid.to_string(), "webUrl": format!("{base}/{project}/-/issues/{}", i.iid)}))
+        .collect();
+    json!({"data": {"project": {"issues": {"pageInfo": page_info, "nodes": nodes}}}})
+}
+
+fn close_issue(world: &mut World, v: &Value) -> Value {
+    let project = v["projectPath"].as_str().unwrap_or_default().to_owned();
+    let iid = v["iid"].as_str().unwrap_or_default().to_owned();
+    let issue = project_mut(world, &project)
+        .and_then(|issues| issues.iter_mut().find(|i| i.iid.to_string() == iid));
+    let Some(issue) = issue else {
+        return no_access();
+    };
+    issue.open = false;
+    json!({"data": {"updateIssue": {"issue": {"iid": iid, "state": "closed"}, "errors": []}}})
+}
