@@ -57,17 +57,38 @@ fn stages(c: &mut Criterion) {
         let rollup = build(&input, &rules);
         let mut g = c.benchmark_group("stages");
         g.bench_with_input(BenchmarkId::new("extract", n), &input, |b, e| {
-            b.iter(|| e.iter().map(|e| extract::extract(black_box(e), &rules)).count())
+            b.iter(|| {
+                e.iter()
+                    .map(|e| extract::extract(black_box(e), &rules))
+                    .count()
+            })
         });
         g.bench_with_input(BenchmarkId::new("mrkdwn", n), &input, |b, e| {
-            let refs = mrkdwn::RefContext { gitlab_url: URL, group_path: Some("it/pmo"), project_path: None };
-            b.iter(|| e.iter().map(|e| mrkdwn::to_mrkdwn(black_box(e.description.as_deref().unwrap_or("")), &refs).len()).sum::<usize>())
+            let refs = mrkdwn::RefContext {
+                gitlab_url: URL,
+                group_path: Some("it/pmo"),
+                project_path: None,
+            };
+            b.iter(|| {
+                e.iter()
+                    .map(|e| {
+                        mrkdwn::to_mrkdwn(black_box(e.description.as_deref().unwrap_or("")), &refs)
+                            .len()
+                    })
+                    .sum::<usize>()
+            })
         });
-        g.bench_with_input(BenchmarkId::new("model", n), &input, |b, e| b.iter(|| build(black_box(e), &rules)));
-        g.bench_with_input(BenchmarkId::new("block_kit", n), &rollup, |b, r| b.iter(|| render::slack::render(black_box(r))));
-        g.bench_with_input(BenchmarkId::new("extract_model_render", n), &input, |b, e| {
-            b.iter(|| render::slack::render(&build(black_box(e), &rules)))
+        g.bench_with_input(BenchmarkId::new("model", n), &input, |b, e| {
+            b.iter(|| build(black_box(e), &rules))
         });
+        g.bench_with_input(BenchmarkId::new("block_kit", n), &rollup, |b, r| {
+            b.iter(|| render::slack::render(black_box(r)))
+        });
+        g.bench_with_input(
+            BenchmarkId::new("extract_model_render", n),
+            &input,
+            |b, e| b.iter(|| render::slack::render(&build(black_box(e), &rules))),
+        );
         g.finish();
     }
 }

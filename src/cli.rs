@@ -158,10 +158,24 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Check { offline } => check(&cli.config, offline).await,
-        Command::History { ref program, limit, format } => history(&cli.config, program.as_deref(), limit, format),
-        Command::Preview { ref program, format } => preview(&cli.config, program, format).await,
-        Command::Once { ref programs, dry_run, force } => once(&cli.config, programs, dry_run, force).await,
-        Command::Remind { ref programs, dry_run } => crate::remind::run_cli(&cli.config, programs, dry_run).await,
+        Command::History {
+            ref program,
+            limit,
+            format,
+        } => history(&cli.config, program.as_deref(), limit, format),
+        Command::Preview {
+            ref program,
+            format,
+        } => preview(&cli.config, program, format).await,
+        Command::Once {
+            ref programs,
+            dry_run,
+            force,
+        } => once(&cli.config, programs, dry_run, force).await,
+        Command::Remind {
+            ref programs,
+            dry_run,
+        } => crate::remind::run_cli(&cli.config, programs, dry_run).await,
         Command::Run => crate::daemon::run_cli(&cli.config).await,
     }
 }
@@ -185,7 +199,10 @@ pub fn load(path: &std::path::Path, needs: TokenNeeds) -> Result<Config, Failure
 }
 
 /// Picks the named programs (all if none named); unknown names are a usage error.
-pub fn select<'a>(config: &'a Config, names: &[String]) -> Result<Vec<&'a config::Program>, Failure> {
+pub fn select<'a>(
+    config: &'a Config,
+    names: &[String],
+) -> Result<Vec<&'a config::Program>, Failure> {
     if names.is_empty() {
         return Ok(config.programs.iter().collect());
     }
@@ -194,21 +211,41 @@ pub fn select<'a>(config: &'a Config, names: &[String]) -> Result<Vec<&'a config
         .map(|n| {
             config.program(n).ok_or_else(|| {
                 let known: Vec<&str> = config.programs.iter().map(|p| p.name.as_str()).collect();
-                Failure::Usage(format!("no program named `{n}` (configured: {})", known.join(", ")))
+                Failure::Usage(format!(
+                    "no program named `{n}` (configured: {})",
+                    known.join(", ")
+                ))
             })
         })
         .collect()
 }
 
 /// Builds the clients and opens the state database the config describes.
-pub fn services(config: &Config, store: Arc<Store>, clock: Arc<dyn Clock>) -> anyhow::Result<Services> {
-    let token = config.gitlab.token.clone().unwrap_or_else(|| SecretString::from(String::new()));
-    let gitlab = GitLabClient::new(&config.gitlab.url, token, config.gitlab.timeout, RetryPolicy::new(config.gitlab.max_retries))
-        .context("setting up the GitLab client")?;
+pub fn services(
+    config: &Config,
+    store: Arc<Store>,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Services> {
+    let token = config
+        .gitlab
+        .token
+        .clone()
+        .unwrap_or_else(|| SecretString::from(String::new()));
+    let gitlab = GitLabClient::new(
+        &config.gitlab.url,
+        token,
+        config.gitlab.timeout,
+        RetryPolicy::new(config.gitlab.max_retries),
+    )
+    .context("setting up the GitLab client")?;
     let slack = match &config.slack.token {
         Some(token) => Some(
-            SlackClient::new(&config.slack.api_url, token.clone(), RetryPolicy::new(config.slack.max_retries))
-                .context("setting up the Slack client")?,
+            SlackClient::new(
+                &config.slack.api_url,
+                token.clone(),
+                RetryPolicy::new(config.slack.max_retries),
+            )
+            .context("setting up the Slack client")?,
         ),
         None => None,
     };
@@ -229,22 +266,48 @@ pub fn open_state(config: &Config) -> anyhow::Result<(Arc<Store>, crate::lock::S
 }
 
 async fn check(path: &std::path::Path, offline: bool) -> anyhow::Result<()> {
-    let needs = if offline { TokenNeeds::NONE } else { TokenNeeds::ALL };
+    let needs = if offline {
+        TokenNeeds::NONE
+    } else {
+        TokenNeeds::ALL
+    };
     let config = load(path, needs)?;
     let now = SystemClock.now();
-    println!("{}: configuration is valid ({} programs)", path.display(), config.programs.len());
+    println!(
+        "{}: configuration is valid ({} programs)",
+        path.display(),
+        config.programs.len()
+    );
     for p in &config.programs {
         println!("\nprogram {} ({})", p.name, p.title);
-        println!("  group:    {}{}", p.group, if p.include_subgroups { " (with subgroups)" } else { "" });
+        println!(
+            "  group:    {}{}",
+            p.group,
+            if p.include_subgroups {
+                " (with subgroups)"
+            } else {
+                ""
+            }
+        );
         println!("  labels:   {}", p.labels.join(", "));
         println!("  channel:  {}", p.slack_channel);
         println!("  schedule: {} in {}", p.schedule, p.timezone);
         for at in p.schedule.upcoming(p.timezone, now, 3) {
-            println!("    next:   {}", at.with_timezone(&p.timezone).format("%a %Y-%m-%d %H:%M %Z"));
+            println!(
+                "    next:   {}",
+                at.with_timezone(&p.timezone).format("%a %Y-%m-%d %H:%M %Z")
+            );
         }
         if let Some(r) = &p.reminder_schedule {
-            let next = r.next_after(p.timezone, now).map(|t| t.with_timezone(&p.timezone).format("%a %Y-%m-%d %H:%M %Z").to_string());
-            println!("  reminder: {r} (next {})", next.unwrap_or_else(|| "never".into()));
+            let next = r.next_after(p.timezone, now).map(|t| {
+                t.with_timezone(&p.timezone)
+                    .format("%a %Y-%m-%d %H:%M %Z")
+                    .to_string()
+            });
+            println!(
+                "  reminder: {r} (next {})",
+                next.unwrap_or_else(|| "never".into())
+            );
         }
         if let Some(issue) = &p.rollup_issue {
             println!("  issue:    {} (label {})", issue.project, issue.label);
@@ -283,28 +346,53 @@ async fn check_online(config: &Config) -> usize {
         failures += usize::from(!ok);
     };
     match svc.gitlab.current_user().await {
-        Ok(user) => report(true, format!("GitLab {}: token of user {user}", config.gitlab.url)),
+        Ok(user) => report(
+            true,
+            format!("GitLab {}: token of user {user}", config.gitlab.url),
+        ),
         Err(e) => report(false, format!("GitLab {}: {e}", config.gitlab.url)),
     }
     for p in &config.programs {
         match svc.gitlab.group_exists(&p.group).await {
             Ok(true) => report(true, format!("GitLab group {} ({})", p.group, p.name)),
-            Ok(false) => report(false, format!("GitLab group {} ({}): not found, or the token's user cannot see it", p.group, p.name)),
+            Ok(false) => report(
+                false,
+                format!(
+                    "GitLab group {} ({}): not found, or the token's user cannot see it",
+                    p.group, p.name
+                ),
+            ),
             Err(e) => report(false, format!("GitLab group {} ({}): {e}", p.group, p.name)),
         }
     }
     if let Some(slack) = &svc.slack {
         match slack.auth_test().await {
-            Ok(auth) => report(true, format!("Slack: bot {} in workspace {}", auth.user, auth.team)),
+            Ok(auth) => report(
+                true,
+                format!("Slack: bot {} in workspace {}", auth.user, auth.team),
+            ),
             Err(e) => report(false, format!("Slack: {e}")),
         }
         for p in &config.programs {
             if p.slack_channel.starts_with('#') {
                 continue;
             }
-            match slack.find_posted(&p.slack_channel, &probe_tag(&p.name), SystemClock.now().timestamp()).await {
-                Ok(_) => report(true, format!("Slack channel {} ({}): readable", p.slack_channel, p.name)),
-                Err(e) => report(false, format!("Slack channel {} ({}): {e}", p.slack_channel, p.name)),
+            match slack
+                .find_posted(
+                    &p.slack_channel,
+                    &probe_tag(&p.name),
+                    SystemClock.now().timestamp(),
+                )
+                .await
+            {
+                Ok(_) => report(
+                    true,
+                    format!("Slack channel {} ({}): readable", p.slack_channel, p.name),
+                ),
+                Err(e) => report(
+                    false,
+                    format!("Slack channel {} ({}): {e}", p.slack_channel, p.name),
+                ),
             }
         }
     }
@@ -320,13 +408,21 @@ fn probe_tag(program: &str) -> crate::deliver::slack::MessageTag {
     }
 }
 
-fn history(path: &std::path::Path, program: Option<&str>, limit: usize, format: HistoryFormat) -> anyhow::Result<()> {
+fn history(
+    path: &std::path::Path,
+    program: Option<&str>,
+    limit: usize,
+    format: HistoryFormat,
+) -> anyhow::Result<()> {
     let config = load(path, TokenNeeds::NONE)?;
     if let Some(p) = program {
         select(&config, &[p.to_owned()])?;
     }
     if !config.state.path.exists() {
-        println!("no runs yet ({} does not exist)", config.state.path.display());
+        println!(
+            "no runs yet ({} does not exist)",
+            config.state.path.display()
+        );
         return Ok(());
     }
     let store = Store::open(&config.state.path)?;
@@ -339,16 +435,36 @@ fn history(path: &std::path::Path, program: Option<&str>, limit: usize, format: 
         println!("no runs yet");
     }
     for r in runs {
-        let when = r.finished_at.unwrap_or(r.started_at).format("%Y-%m-%d %H:%M UTC");
-        println!("{}  {:<20} {:<8} {:<10} {when}  attempts {}", r.period, r.program, r.kind, r.outcome.as_str(), r.attempts);
+        let when = r
+            .finished_at
+            .unwrap_or(r.started_at)
+            .format("%Y-%m-%d %H:%M UTC");
+        println!(
+            "{}  {:<20} {:<8} {:<10} {when}  attempts {}",
+            r.period,
+            r.program,
+            r.kind,
+            r.outcome.as_str(),
+            r.attempts
+        );
         if let Some(s) = &r.summary {
             println!(
                 "    {} epics: {} at risk, {} needs attention, {} on track, {} unknown; {} without update, {} stale, {} overdue",
-                s.total, s.at_risk, s.needs_attention, s.on_track, s.unknown, s.no_update, s.stale, s.overdue
+                s.total,
+                s.at_risk,
+                s.needs_attention,
+                s.on_track,
+                s.unknown,
+                s.no_update,
+                s.stale,
+                s.overdue
             );
         }
         if let (Some(c), Some(ts)) = (&r.slack_channel, &r.slack_ts) {
-            println!("    slack: channel {c}, message {ts} ({} messages)", r.parts_posted);
+            println!(
+                "    slack: channel {c}, message {ts} ({} messages)",
+                r.parts_posted
+            );
         }
         if let Some(url) = &r.issue_url {
             println!("    issue: {url}");
@@ -374,8 +490,20 @@ async fn preview(path: &std::path::Path, program: &str, format: Format) -> anyho
     Ok(())
 }
 
-async fn once(path: &std::path::Path, names: &[String], dry_run: bool, force: bool) -> anyhow::Result<()> {
-    let config = load(path, if dry_run { TokenNeeds::GITLAB } else { TokenNeeds::ALL })?;
+async fn once(
+    path: &std::path::Path,
+    names: &[String],
+    dry_run: bool,
+    force: bool,
+) -> anyhow::Result<()> {
+    let config = load(
+        path,
+        if dry_run {
+            TokenNeeds::GITLAB
+        } else {
+            TokenNeeds::ALL
+        },
+    )?;
     let programs = select(&config, names)?;
     if dry_run {
         let store = match config.state.path.exists() {
@@ -387,7 +515,10 @@ async fn once(path: &std::path::Path, names: &[String], dry_run: bool, force: bo
         for p in programs {
             match pipeline::build_rollup(&svc, p, svc.clock.now()).await {
                 Ok(r) => {
-                    println!("# {} -> {} (dry run: nothing posted)", p.name, p.slack_channel);
+                    println!(
+                        "# {} -> {} (dry run: nothing posted)",
+                        p.name, p.slack_channel
+                    );
                     print!("{}", format_rollup(&r, Format::Text));
                 }
                 Err(e) => {
@@ -396,7 +527,11 @@ async fn once(path: &std::path::Path, names: &[String], dry_run: bool, force: bo
                 }
             }
         }
-        return if failures > 0 { Err(Failure::Runs(failures).into()) } else { Ok(()) };
+        return if failures > 0 {
+            Err(Failure::Runs(failures).into())
+        } else {
+            Ok(())
+        };
     }
     let (store, _lock) = open_state(&config)?;
     let svc = services(&config, store, Arc::new(SystemClock))?;
@@ -404,8 +539,18 @@ async fn once(path: &std::path::Path, names: &[String], dry_run: bool, force: bo
     for p in programs {
         let now = svc.clock.now();
         match pipeline::deliver_rollup(&svc, p, now, force).await {
-            Ok(Delivery::Delivered { channel, ts, messages, issue_url, warnings }) => {
-                println!("{}: delivered {} ({messages} message(s), channel {channel}, ts {ts})", p.name, pipeline::rollup_key(p, now).period);
+            Ok(Delivery::Delivered {
+                channel,
+                ts,
+                messages,
+                issue_url,
+                warnings,
+            }) => {
+                println!(
+                    "{}: delivered {} ({messages} message(s), channel {channel}, ts {ts})",
+                    p.name,
+                    pipeline::rollup_key(p, now).period
+                );
                 if let Some(url) = issue_url {
                     println!("{}: roll-up issue {url}", p.name);
                 }
@@ -425,10 +570,21 @@ async fn once(path: &std::path::Path, names: &[String], dry_run: bool, force: bo
             Err(e) => {
                 eprintln!("error: program {}: {e}", p.name);
                 let period = pipeline::rollup_key(p, now).period;
-                pipeline::alert(&svc, config.slack.error_channel.as_deref(), &p.name, &period, &e.to_string()).await;
+                pipeline::alert(
+                    &svc,
+                    config.slack.error_channel.as_deref(),
+                    &p.name,
+                    &period,
+                    &e.to_string(),
+                )
+                .await;
                 failures += 1;
             }
         }
     }
-    if failures > 0 { Err(Failure::Runs(failures).into()) } else { Ok(()) }
+    if failures > 0 {
+        Err(Failure::Runs(failures).into())
+    } else {
+        Ok(())
+    }
 }

@@ -53,7 +53,10 @@ pub struct TokioClock {
 impl TokioClock {
     /// A clock reading `start` at the current tokio instant.
     pub fn starting_at(start: DateTime<Utc>) -> Self {
-        Self { start, origin: tokio::time::Instant::now() }
+        Self {
+            start,
+            origin: tokio::time::Instant::now(),
+        }
     }
 }
 

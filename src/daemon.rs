@@ -44,9 +44,11 @@ pub struct Job {
 }
 
 /// Runs a job; `Err` carries the failure text for logs and alerts.
-pub type Runner = Arc<dyn Fn(Job) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
+pub type Runner =
+    Arc<dyn Fn(Job) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
 /// Reports a job that failed: `(job, error, gave_up)`.
-pub type Alerter = Arc<dyn Fn(Job, String, bool) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+pub type Alerter =
+    Arc<dyn Fn(Job, String, bool) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
 /// What the daemon needs; the runner and alerter are the real pipeline in production and
 /// recording fakes in tests.
@@ -75,16 +77,26 @@ impl Daemon {
         shutdown.cancelled().await;
         tracing::info!("shutting down: no new runs; waiting for runs in flight");
         if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
-            tracing::warn!(grace_secs = grace.as_secs(), "runs still in flight after the grace period; abandoning them (they resume on next start)");
+            tracing::warn!(
+                grace_secs = grace.as_secs(),
+                "runs still in flight after the grace period; abandoning them (they resume on next start)"
+            );
         }
     }
 
-    async fn program_loop(&self, program: Program, shutdown: CancellationToken, permits: Arc<Semaphore>) {
+    async fn program_loop(
+        &self,
+        program: Program,
+        shutdown: CancellationToken,
+        permits: Arc<Semaphore>,
+    ) {
         let now = self.clock.now();
         let mut due = initial_jobs(&program, now);
         loop {
             due.sort_by_key(|j| j.scheduled_at);
-            let Some(job) = due.first().cloned() else { return };
+            let Some(job) = due.first().cloned() else {
+                return;
+            };
             if !self.sleep_until(job.scheduled_at, &shutdown).await {
                 return;
             }
@@ -103,15 +115,26 @@ impl Daemon {
 
     /// Runs `job`, retrying while its window is open. Returns false if shutdown came
     /// while waiting to retry.
-    async fn run_with_retries(&self, program: &Program, job: Job, shutdown: &CancellationToken) -> bool {
-        let window_end = job.scheduled_at + chrono::Duration::from_std(program.catch_up_window).unwrap_or_default();
+    async fn run_with_retries(
+        &self,
+        program: &Program,
+        job: Job,
+        shutdown: &CancellationToken,
+    ) -> bool {
+        let window_end = job.scheduled_at
+            + chrono::Duration::from_std(program.catch_up_window).unwrap_or_default();
         let mut attempt = 0usize;
         loop {
             let span = tracing::info_span!("run", program = %job.program, kind = job.kind.as_str(), scheduled_at = %job.scheduled_at);
             let _ = &span;
             let result = (self.runner)(job.clone()).await;
             let Err(error) = result else { return true };
-            let delay = self.retry_delays.get(attempt).or(self.retry_delays.last()).copied().unwrap_or(MAX_SLEEP);
+            let delay = self
+                .retry_delays
+                .get(attempt)
+                .or(self.retry_delays.last())
+                .copied()
+                .unwrap_or(MAX_SLEEP);
             let retry_at = self.clock.now() + chrono::Duration::from_std(delay).unwrap_or_default();
             let gave_up = retry_at > window_end;
             tracing::error!(program = %job.program, kind = job.kind.as_str(), attempt = attempt + 1, gave_up, error = %error, "run failed");
@@ -151,14 +174,21 @@ impl Daemon {
 pub fn initial_jobs(program: &Program, now: DateTime<Utc>) -> Vec<Job> {
     let window = chrono::Duration::from_std(program.catch_up_window).unwrap_or_default();
     let mut jobs = Vec::new();
-    let schedules = [(Kind::Rollup, Some(&program.schedule)), (Kind::Reminder, program.reminder_schedule.as_ref())];
+    let schedules = [
+        (Kind::Rollup, Some(&program.schedule)),
+        (Kind::Reminder, program.reminder_schedule.as_ref()),
+    ];
     for (kind, schedule) in schedules {
         let Some(schedule) = schedule else { continue };
         let missed = schedule
             .last_at_or_before(program.timezone, now)
             .filter(|at| now - *at <= window);
         match missed {
-            Some(at) => jobs.push(Job { program: program.name.clone(), kind, scheduled_at: at }),
+            Some(at) => jobs.push(Job {
+                program: program.name.clone(),
+                kind,
+                scheduled_at: at,
+            }),
             None => jobs.extend(next_job(program, kind, now)),
         }
     }
@@ -172,7 +202,11 @@ fn next_job(program: &Program, kind: Kind, after: DateTime<Utc>) -> Option<Job> 
         Kind::Reminder => program.reminder_schedule.as_ref(),
     }?;
     let at = schedule.next_after(program.timezone, after)?;
-    Some(Job { program: program.name.clone(), kind, scheduled_at: at })
+    Some(Job {
+        program: program.name.clone(),
+        kind,
+        scheduled_at: at,
+    })
 }
 
 /// `rolly run`: loads the config, takes the state lock, serves the HTTP endpoint if
@@ -188,12 +222,18 @@ pub async fn run_cli(path: &std::path::Path) -> anyhow::Result<()> {
     if let Some(server) = &config.server {
         let listener = tokio::net::TcpListener::bind(server.listen)
             .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on {} ([server].listen): {e}", server.listen))?;
+            .map_err(|e| {
+                anyhow::anyhow!("cannot listen on {} ([server].listen): {e}", server.listen)
+            })?;
         tracing::info!(listen = %server.listen, "serving /healthz, /readyz, /metrics");
-        let app = crate::server::router(crate::server::AppState { store: store.clone(), metrics });
+        let app = crate::server::router(crate::server::AppState {
+            store: store.clone(),
+            metrics,
+        });
         let stop = shutdown.clone();
         tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await });
+            let serve = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { stop.cancelled().await });
             if let Err(e) = serve.await {
                 tracing::error!(error = %e, "HTTP endpoint failed");
             }
@@ -222,33 +262,54 @@ pub fn production(config: Arc<crate::config::Config>, svc: crate::pipeline::Serv
         let config = runner_config.clone();
         let svc = runner_svc.clone();
         Box::pin(async move {
-            let program = config.program(&job.program).ok_or("program vanished from config")?;
+            let program = config
+                .program(&job.program)
+                .ok_or("program vanished from config")?;
             match job.kind {
-                Kind::Rollup => crate::pipeline::deliver_rollup(&svc, program, job.scheduled_at, false)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| e.to_string()),
-                Kind::Reminder => crate::remind::remind(&svc, &config, program, job.scheduled_at, false)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| e.to_string()),
+                Kind::Rollup => {
+                    crate::pipeline::deliver_rollup(&svc, program, job.scheduled_at, false)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                }
+                Kind::Reminder => {
+                    crate::remind::remind(&svc, &config, program, job.scheduled_at, false)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                }
             }
         })
     });
     let alert_config = config.clone();
+    let clock = svc.clock.clone();
     let alerter: Alerter = Arc::new(move |job: Job, error: String, gave_up: bool| {
         let config = alert_config.clone();
         let svc = svc.clone();
         Box::pin(async move {
-            let Some(program) = config.program(&job.program) else { return };
-            let period = crate::schedule::Period::containing(job.scheduled_at, program.timezone).to_string();
-            let error = if gave_up { format!("{error} (gave up: the run's window has closed)") } else { format!("{error} (will retry)") };
-            crate::pipeline::alert(&svc, config.slack.error_channel.as_deref(), &job.program, &period, &error).await;
+            let Some(program) = config.program(&job.program) else {
+                return;
+            };
+            let period =
+                crate::schedule::Period::containing(job.scheduled_at, program.timezone).to_string();
+            let error = if gave_up {
+                format!("{error} (gave up: the run's window has closed)")
+            } else {
+                format!("{error} (will retry)")
+            };
+            crate::pipeline::alert(
+                &svc,
+                config.slack.error_channel.as_deref(),
+                &job.program,
+                &period,
+                &error,
+            )
+            .await;
         })
     });
     Daemon {
         programs: config.programs.clone(),
-        clock: svc.clock.clone(),
+        clock,
         runner,
         alerter,
         retry_delays: RETRY_DELAYS.to_vec(),

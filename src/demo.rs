@@ -15,7 +15,9 @@ const GROUP: &str = "it/business-technology";
 
 /// The demo's "now": Monday 23 November 2026, 00:00 in Los Angeles (the default schedule).
 pub fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 23, 8, 0, 0).single().expect("valid instant")
+    Utc.with_ymd_and_hms(2026, 11, 23, 8, 0, 0)
+        .single()
+        .expect("valid instant")
 }
 
 fn date(y: i32, m: u32, d: u32) -> NaiveDate {
@@ -23,7 +25,9 @@ fn date(y: i32, m: u32, d: u32) -> NaiveDate {
 }
 
 fn section(body: &str) -> String {
-    format!("Project charter and scope are in the linked doc.\n\n<!-- Status Start -->\n{body}\n<!-- Status End -->\n")
+    format!(
+        "Project charter and scope are in the linked doc.\n\n<!-- Status Start -->\n{body}\n<!-- Status End -->\n"
+    )
 }
 
 fn epic(iid: u32, title: &str) -> Epic {
@@ -125,7 +129,13 @@ pub fn previous_snapshots() -> Vec<Snapshot> {
                 e.health_status = Some(HealthStatus::NeedsAttention);
                 e.due_date = Some(date(2026, 11, 13));
             }
-            "102" => e.labels = vec!["it-proj::crm".into(), "it-priority::p2".into(), "it-status::build".into()],
+            "102" => {
+                e.labels = vec![
+                    "it-proj::crm".into(),
+                    "it-priority::p2".into(),
+                    "it-status::build".into(),
+                ]
+            }
             "104" => {} // unchanged section: stale this week
             _ => e.description = Some(section("Last week's text.")),
         }
@@ -136,11 +146,21 @@ pub fn previous_snapshots() -> Vec<Snapshot> {
             .with_description(&section("Done."), last_week),
     );
     let rules = Rules::default();
-    let ctx = context(Period::containing(last_week, chrono_tz::America::Los_Angeles), last_week, &rules, None);
+    let ctx = context(
+        Period::containing(last_week, chrono_tz::America::Los_Angeles),
+        last_week,
+        &rules,
+        None,
+    );
     rollup::snapshots(&rollup::build(&epics, &ctx))
 }
 
-fn context<'a>(period: Period, now: DateTime<Utc>, rules: &'a Rules, previous: Option<&'a [Snapshot]>) -> Context<'a> {
+fn context<'a>(
+    period: Period,
+    now: DateTime<Utc>,
+    rules: &'a Rules,
+    previous: Option<&'a [Snapshot]>,
+) -> Context<'a> {
     Context {
         program: "crm-migration",
         title: "CRM migration",
@@ -158,8 +178,15 @@ fn context<'a>(period: Period, now: DateTime<Utc>, rules: &'a Rules, previous: O
 pub fn rollup() -> RollUp {
     let rules = Rules::default();
     let previous = previous_snapshots();
-    let ctx = context(Period::containing(now(), chrono_tz::America::Los_Angeles), now(), &rules, Some(&previous));
+    let ctx = context(
+        Period::containing(now(), chrono_tz::America::Los_Angeles),
+        now(),
+        &rules,
+        Some(&previous),
+    );
     let mut r = rollup::build(&epics(), &ctx);
-    r.issue_url = Some(format!("{GITLAB_URL}/it/business-technology/pmo/status/-/issues/42"));
+    r.issue_url = Some(format!(
+        "{GITLAB_URL}/it/business-technology/pmo/status/-/issues/42"
+    ));
     r
 }

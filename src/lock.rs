@@ -19,7 +19,10 @@ pub enum Error {
     )]
     Held { state: PathBuf, lock: PathBuf },
     #[error("cannot create lock file {lock}: {source}")]
-    Io { lock: PathBuf, source: std::io::Error },
+    Io {
+        lock: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl StateLock {
@@ -29,17 +32,29 @@ impl StateLock {
         lock.push(".lock");
         let lock = PathBuf::from(lock);
         if let Some(dir) = lock.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| Error::Io { lock: lock.clone(), source })?;
+            std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+                lock: lock.clone(),
+                source,
+            })?;
         }
         let file = File::options()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&lock)
-            .map_err(|source| Error::Io { lock: lock.clone(), source })?;
+            .map_err(|source| Error::Io {
+                lock: lock.clone(),
+                source,
+            })?;
         match file.try_lock() {
-            Ok(()) => Ok(Self { _file: file, path: lock }),
-            Err(std::fs::TryLockError::WouldBlock) => Err(Error::Held { state: state_path.into(), lock }),
+            Ok(()) => Ok(Self {
+                _file: file,
+                path: lock,
+            }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(Error::Held {
+                state: state_path.into(),
+                lock,
+            }),
             Err(std::fs::TryLockError::Error(source)) => Err(Error::Io { lock, source }),
         }
     }
@@ -60,7 +75,11 @@ mod tests {
         let state = dir.path().join("rolly.db");
         let first = StateLock::acquire(&state).unwrap();
         let err = StateLock::acquire(&state).unwrap_err();
-        assert!(err.to_string().contains("another rolly is using state file"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("another rolly is using state file"),
+            "{err}"
+        );
         drop(first);
         StateLock::acquire(&state).unwrap();
     }

@@ -41,9 +41,15 @@ pub struct Services {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("reading the epics of group {group} failed: {source}")]
-    GitLab { group: String, source: gitlab::Error },
+    GitLab {
+        group: String,
+        source: gitlab::Error,
+    },
     #[error("posting to Slack channel {channel} failed: {source}")]
-    Slack { channel: String, source: slack::Error },
+    Slack {
+        channel: String,
+        source: slack::Error,
+    },
     #[error("the state database failed: {0}")]
     State(#[from] state::Error),
     #[error("no Slack client is configured for delivery")]
@@ -63,7 +69,10 @@ pub enum Delivery {
         warnings: Vec<String>,
     },
     /// The period had already been delivered; nothing was posted.
-    AlreadyDelivered { channel: Option<String>, ts: Option<String> },
+    AlreadyDelivered {
+        channel: Option<String>,
+        ts: Option<String>,
+    },
 }
 
 /// The key of a program's roll-up for the period containing `scheduled_at`.
@@ -77,14 +86,22 @@ pub fn rollup_key(program: &Program, scheduled_at: DateTime<Utc>) -> RunKey {
 
 /// Fetches the program's epics and builds its roll-up for the period of `scheduled_at`,
 /// compared with the last delivered roll-up of an earlier period. Changes nothing.
-pub async fn build_rollup(svc: &Services, program: &Program, scheduled_at: DateTime<Utc>) -> Result<RollUp, Error> {
+pub async fn build_rollup(
+    svc: &Services,
+    program: &Program,
+    scheduled_at: DateTime<Utc>,
+) -> Result<RollUp, Error> {
     let period = Period::containing(scheduled_at, program.timezone);
     build(svc, program, scheduled_at, Some(period.as_str())).await
 }
 
 /// Like [`build_rollup`], compared with the latest delivered roll-up whatever its period:
 /// a Friday reminder asks about sections not edited since Monday's roll-up.
-pub async fn build_reminder_rollup(svc: &Services, program: &Program, at: DateTime<Utc>) -> Result<RollUp, Error> {
+pub async fn build_reminder_rollup(
+    svc: &Services,
+    program: &Program,
+    at: DateTime<Utc>,
+) -> Result<RollUp, Error> {
     build(svc, program, at, None).await
 }
 
@@ -104,9 +121,14 @@ async fn build(
         .gitlab
         .fetch_epics(&query)
         .await
-        .map_err(|source| Error::GitLab { group: program.group.clone(), source })?;
+        .map_err(|source| Error::GitLab {
+            group: program.group.clone(),
+            source,
+        })?;
     let period = Period::containing(scheduled_at, program.timezone);
-    let previous = svc.store.previous_snapshots(&program.name, compare_before)?;
+    let previous = svc
+        .store
+        .previous_snapshots(&program.name, compare_before)?;
     let rules = Rules::from(program);
     let ctx = rollup::Context {
         program: &program.name,
@@ -172,7 +194,10 @@ async fn claim_and_deliver(
     let slack = svc.slack.as_ref().ok_or(Error::NoSlack)?;
     let run = match svc.store.claim(key, scheduled_at, svc.clock.now(), force)? {
         Claim::AlreadyDelivered(run) => {
-            return Ok(Delivery::AlreadyDelivered { channel: run.slack_channel, ts: run.slack_ts });
+            return Ok(Delivery::AlreadyDelivered {
+                channel: run.slack_channel,
+                ts: run.slack_ts,
+            });
         }
         Claim::Fresh(run) | Claim::Resume(run) => run,
     };
@@ -188,7 +213,10 @@ async fn claim_and_deliver(
                     warnings.extend(close_warnings);
                 }
                 Err(e) => {
-                    let w = format!("the roll-up issue in {} was not created: {e}", issue.project);
+                    let w = format!(
+                        "the roll-up issue in {} was not created: {e}",
+                        issue.project
+                    );
                     tracing::warn!("{w}");
                     warnings.push(w);
                 }
@@ -197,12 +225,24 @@ async fn claim_and_deliver(
     }
     let plan = render::slack::render(&rollup);
     let progress = Progress {
-        channel: run.slack_channel.clone().unwrap_or_else(|| program.slack_channel.clone()),
+        channel: run
+            .slack_channel
+            .clone()
+            .unwrap_or_else(|| program.slack_channel.clone()),
         first_ts: run.slack_ts.clone(),
-        posted: if run.slack_ts.is_some() { run.parts_posted as usize } else { 0 },
+        posted: if run.slack_ts.is_some() {
+            run.parts_posted as usize
+        } else {
+            0
+        },
     };
     let progress = post_plan(svc, slack, key, &plan, progress).await?;
-    svc.store.record_delivered(key, svc.clock.now(), Some(&rollup.summary), &rollup::snapshots(&rollup))?;
+    svc.store.record_delivered(
+        key,
+        svc.clock.now(),
+        Some(&rollup.summary),
+        &rollup::snapshots(&rollup),
+    )?;
     Ok(Delivery::Delivered {
         channel: progress.channel,
         ts: progress.first_ts.unwrap_or_default(),
@@ -228,7 +268,10 @@ async fn post_plan(
     plan: &SlackPlan,
     mut progress: Progress,
 ) -> Result<Progress, Error> {
-    let fail = |channel: &str, source| Error::Slack { channel: channel.to_owned(), source };
+    let fail = |channel: &str, source| Error::Slack {
+        channel: channel.to_owned(),
+        source,
+    };
     let mut verify = true;
     while progress.posted < plan.messages.len() {
         let part = progress.posted;
@@ -238,7 +281,11 @@ async fn post_plan(
             period: key.period.clone(),
             part: part as u32,
         };
-        let found = if verify { find_part(svc, slack, &progress, &tag).await? } else { None };
+        let found = if verify {
+            find_part(svc, slack, &progress, &tag).await?
+        } else {
+            None
+        };
         let posted = match found {
             Some(posted) => {
                 tracing::info!(part, ts = %posted.ts, "found this part already in Slack; not posting it again");
@@ -246,7 +293,11 @@ async fn post_plan(
             }
             None => {
                 verify = false;
-                let thread = if part == 0 { None } else { progress.first_ts.as_deref() };
+                let thread = if part == 0 {
+                    None
+                } else {
+                    progress.first_ts.as_deref()
+                };
                 slack
                     .post(&progress.channel, &plan.messages[part], thread, &tag)
                     .await
@@ -259,7 +310,8 @@ async fn post_plan(
         }
         progress.posted = part + 1;
         let first = progress.first_ts.as_deref().unwrap_or_default();
-        svc.store.record_posted(key, &progress.channel, first, progress.posted)?;
+        svc.store
+            .record_posted(key, &progress.channel, first, progress.posted)?;
     }
     Ok(progress)
 }
@@ -293,7 +345,10 @@ async fn find_part(
             );
             Ok(None)
         }
-        Err(e) => Err(Error::Slack { channel: progress.channel.clone(), source: e }),
+        Err(e) => Err(Error::Slack {
+            channel: progress.channel.clone(),
+            source: e,
+        }),
     }
 }
 
@@ -304,18 +359,37 @@ async fn file_rollup_issue(
     cfg: &RollupIssue,
     rollup: &RollUp,
 ) -> Result<(String, Vec<String>), gitlab::Error> {
-    let title = format!("{} roll-up {} ({})", rollup.title, rollup.period, rollup.date);
+    let title = format!(
+        "{} roll-up {} ({})",
+        rollup.title, rollup.period, rollup.date
+    );
     let mut description = render::markdown::render(rollup);
     if let Some(tags) = &cfg.tags {
         description.push_str("\n\n");
         description.push_str(tags);
     }
-    let earlier = if cfg.close_previous { gitlab.open_issues_with_label(&cfg.project, &cfg.label).await? } else { vec![] };
-    let created = gitlab.create_issue(&cfg.project, &title, &description, std::slice::from_ref(&cfg.label)).await?;
+    let earlier = if cfg.close_previous {
+        gitlab
+            .open_issues_with_label(&cfg.project, &cfg.label)
+            .await?
+    } else {
+        vec![]
+    };
+    let created = gitlab
+        .create_issue(
+            &cfg.project,
+            &title,
+            &description,
+            std::slice::from_ref(&cfg.label),
+        )
+        .await?;
     let mut warnings = Vec::new();
     for old in earlier.iter().filter(|i| i.iid != created.iid) {
         if let Err(e) = gitlab.close_issue(&cfg.project, &old.iid).await {
-            warnings.push(format!("the earlier roll-up issue {} was not closed: {e}", old.web_url));
+            warnings.push(format!(
+                "the earlier roll-up issue {} was not closed: {e}",
+                old.web_url
+            ));
         }
     }
     Ok((created.web_url, warnings))
@@ -323,7 +397,13 @@ async fn file_rollup_issue(
 
 /// Reports a run that gave up to the error channel, if one is configured. Never fails:
 /// an alert that cannot be sent is logged.
-pub async fn alert(svc: &Services, error_channel: Option<&str>, program: &str, period: &str, error: &str) {
+pub async fn alert(
+    svc: &Services,
+    error_channel: Option<&str>,
+    program: &str,
+    period: &str,
+    error: &str,
+) {
     let (Some(channel), Some(slack)) = (error_channel, svc.slack.as_ref()) else {
         return;
     };
@@ -336,7 +416,11 @@ pub async fn alert(svc: &Services, error_channel: Option<&str>, program: &str, p
     );
     let message = SlackMessage {
         text: text.clone(),
-        blocks: vec![slack_morphism::prelude::SlackSectionBlock::new().with_text(slack_morphism::prelude::md!(text)).into()],
+        blocks: vec![
+            slack_morphism::prelude::SlackSectionBlock::new()
+                .with_text(slack_morphism::prelude::md!(text))
+                .into(),
+        ],
     };
     if let Err(e) = slack.post_untagged(channel, &message).await {
         tracing::error!(error = %e, channel, "could not report the failure to the error channel");

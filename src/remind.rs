@@ -20,7 +20,7 @@ use crate::state::{Claim, Kind, RunKey};
 pub const REMINDER_EVENT: &str = "rolly_reminder";
 
 /// What a reminder run did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Reminded {
     /// Nothing to remind: every section is fresh.
     NothingDue,
@@ -47,15 +47,22 @@ pub async fn remind(
         period: crate::schedule::Period::containing(scheduled_at, program.timezone).to_string(),
     };
     if !dry_run {
-        if let Claim::AlreadyDelivered(_) = svc.store.claim(&key, scheduled_at, svc.clock.now(), false)? {
+        if let Claim::AlreadyDelivered(_) =
+            svc.store
+                .claim(&key, scheduled_at, svc.clock.now(), false)?
+        {
             return Ok(Reminded::AlreadySent);
         }
     }
     let result = build_and_send(svc, config, program, &key, scheduled_at, dry_run).await;
     if !dry_run {
         match &result {
-            Ok(_) => svc.store.record_delivered(&key, svc.clock.now(), None, &[])?,
-            Err(e) => svc.store.record_failed(&key, svc.clock.now(), &e.to_string())?,
+            Ok(_) => svc
+                .store
+                .record_delivered(&key, svc.clock.now(), None, &[])?,
+            Err(e) => svc
+                .store
+                .record_failed(&key, svc.clock.now(), &e.to_string())?,
         }
     }
     result
@@ -75,11 +82,19 @@ async fn build_and_send(
         return Ok(Reminded::NothingDue);
     }
     let slack = svc.slack.as_ref();
-    let mut resolver = Resolver { slack, people: &config.people, cache: BTreeMap::new() };
+    let mut resolver = Resolver {
+        slack,
+        people: &config.people,
+        cache: BTreeMap::new(),
+    };
     let deadline = program
         .schedule
         .next_after(program.timezone, scheduled_at)
-        .map(|t| t.with_timezone(&program.timezone).format("%A %H:%M %Z").to_string())
+        .map(|t| {
+            t.with_timezone(&program.timezone)
+                .format("%A %H:%M %Z")
+                .to_string()
+        })
         .unwrap_or_else(|| "soon".into());
     let mut items = Vec::new();
     for e in &due {
@@ -87,14 +102,21 @@ async fn build_and_send(
         for p in &e.assignees {
             people.push(resolver.who(p).await?);
         }
-        items.push(Item { title: e.title.clone(), web_url: e.web_url.clone(), reason: reason(e), people });
+        items.push(Item {
+            title: e.title.clone(),
+            web_url: e.web_url.clone(),
+            reason: reason(e),
+            people,
+        });
     }
     let targets = match program.reminder_target {
         ReminderTarget::Channel => vec![(program.slack_channel.clone(), items.clone())],
         ReminderTarget::Dm => by_person(&items, &program.slack_channel),
     };
-    let plans: Vec<(String, Vec<crate::render::SlackMessage>)> =
-        targets.into_iter().map(|(to, items)| (to, reminder::render(&program.title, &deadline, &items))).collect();
+    let plans: Vec<(String, Vec<crate::render::SlackMessage>)> = targets
+        .into_iter()
+        .map(|(to, items)| (to, reminder::render(&program.title, &deadline, &items)))
+        .collect();
     if dry_run {
         return Ok(Reminded::DryRun(plans));
     }
@@ -103,7 +125,10 @@ async fn build_and_send(
     for (to, plan) in &plans {
         messages += send(slack, program, key, to, plan).await?;
     }
-    Ok(Reminded::Sent { messages, epics: items.len() })
+    Ok(Reminded::Sent {
+        messages,
+        epics: items.len(),
+    })
 }
 
 /// Missing sections and stale ones (unchanged since the last roll-up or not edited).
@@ -113,7 +138,11 @@ fn needs_update(e: &Entry) -> bool {
 
 fn reason(e: &Entry) -> String {
     match &e.freshness {
-        Freshness::NoUpdate => e.section.missing_reason().unwrap_or("no status update").to_owned(),
+        Freshness::NoUpdate => e
+            .section
+            .missing_reason()
+            .unwrap_or("no status update")
+            .to_owned(),
         Freshness::Unchanged => "unchanged since the last roll-up".to_owned(),
         Freshness::NotEdited { days } => format!("not edited for {days} days"),
         Freshness::Fresh => "fresh".to_owned(),
@@ -125,12 +154,28 @@ fn reason(e: &Entry) -> String {
 fn by_person(items: &[Item], channel: &str) -> Vec<(String, Vec<Item>)> {
     let mut targets: BTreeMap<String, Vec<Item>> = BTreeMap::new();
     for item in items {
-        let ids: Vec<&String> = item.people.iter().filter_map(|w| if let Who::Slack(id) = w { Some(id) } else { None }).collect();
+        let ids: Vec<&String> = item
+            .people
+            .iter()
+            .filter_map(|w| {
+                if let Who::Slack(id) = w {
+                    Some(id)
+                } else {
+                    None
+                }
+            })
+            .collect();
         if ids.is_empty() {
-            targets.entry(channel.to_owned()).or_default().push(item.clone());
+            targets
+                .entry(channel.to_owned())
+                .or_default()
+                .push(item.clone());
         }
         for id in ids {
-            targets.entry(format!("@{id}")).or_default().push(item.clone());
+            targets
+                .entry(format!("@{id}"))
+                .or_default()
+                .push(item.clone());
         }
     }
     targets.into_iter().collect()
@@ -143,7 +188,10 @@ async fn send(
     to: &str,
     plan: &[crate::render::SlackMessage],
 ) -> Result<usize, Error> {
-    let fail = |source| Error::Slack { channel: to.to_owned(), source };
+    let fail = |source| Error::Slack {
+        channel: to.to_owned(),
+        source,
+    };
     let channel = match to.strip_prefix('@') {
         Some(user) => slack.open_dm(user).await.map_err(fail)?,
         None => to.to_owned(),
@@ -156,7 +204,10 @@ async fn send(
             period: key.period.clone(),
             part: part as u32,
         };
-        let posted = slack.post(&channel, message, thread.as_deref(), &tag).await.map_err(fail)?;
+        let posted = slack
+            .post(&channel, message, thread.as_deref(), &tag)
+            .await
+            .map_err(fail)?;
         thread.get_or_insert(posted.ts);
     }
     Ok(plan.len())
@@ -193,8 +244,19 @@ impl Resolver<'_> {
 }
 
 /// `rolly remind`.
-pub async fn run_cli(path: &std::path::Path, names: &[String], dry_run: bool) -> anyhow::Result<()> {
-    let config = crate::cli::load(path, if dry_run { TokenNeeds::GITLAB } else { TokenNeeds::ALL })?;
+pub async fn run_cli(
+    path: &std::path::Path,
+    names: &[String],
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    let config = crate::cli::load(
+        path,
+        if dry_run {
+            TokenNeeds::GITLAB
+        } else {
+            TokenNeeds::ALL
+        },
+    )?;
     let programs = crate::cli::select(&config, names)?;
     let (store, _lock) = match dry_run {
         true => (Arc::new(crate::state::Store::in_memory()?), None),
@@ -214,14 +276,26 @@ pub async fn run_cli(path: &std::path::Path, names: &[String], dry_run: bool) ->
                     print!("{}", crate::render::terminal::render(&plan));
                 }
             }
-            Ok(Reminded::NothingDue) => println!("{}: every status section is fresh; no reminder needed", p.name),
-            Ok(Reminded::AlreadySent) => println!("{}: the reminder for this period was already sent", p.name),
-            Ok(Reminded::Sent { messages, epics }) => println!("{}: reminded about {epics} epic(s) in {messages} message(s)", p.name),
+            Ok(Reminded::NothingDue) => println!(
+                "{}: every status section is fresh; no reminder needed",
+                p.name
+            ),
+            Ok(Reminded::AlreadySent) => {
+                println!("{}: the reminder for this period was already sent", p.name)
+            }
+            Ok(Reminded::Sent { messages, epics }) => println!(
+                "{}: reminded about {epics} epic(s) in {messages} message(s)",
+                p.name
+            ),
             Err(e) => {
                 eprintln!("error: program {}: {e}", p.name);
                 failures += 1;
             }
         }
     }
-    if failures > 0 { Err(crate::cli::Failure::Runs(failures).into()) } else { Ok(()) }
+    if failures > 0 {
+        Err(crate::cli::Failure::Runs(failures).into())
+    } else {
+        Ok(())
+    }
 }

@@ -22,7 +22,9 @@ pub struct AppState {
 /// Installs the global metrics recorder and returns the handle that renders it.
 pub fn install_metrics() -> anyhow::Result<PrometheusHandle> {
     let seconds = [0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
-    Ok(PrometheusBuilder::new().set_buckets(&seconds)?.install_recorder()?)
+    Ok(PrometheusBuilder::new()
+        .set_buckets(&seconds)?
+        .install_recorder()?)
 }
 
 /// Publishes the last success of each program from the state database, so the gauge is
@@ -55,11 +57,17 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         Ok(()) => (StatusCode::OK, "ready\n".to_owned()),
         Err(e) => {
             tracing::warn!(error = %e, "not ready");
-            (StatusCode::SERVICE_UNAVAILABLE, "state database unavailable\n".to_owned())
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "state database unavailable\n".to_owned(),
+            )
         }
     }
 }
 
 async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
 }

@@ -382,11 +382,12 @@ impl Store {
         get_run(&self.conn(), key)
     }
 
-    /// Snapshots of the program's last delivered roll-up of a period before `period`.
+    /// Snapshots of the program's last delivered roll-up of a period before `period`
+    /// (of any period when `None`).
     pub fn previous_snapshots(
         &self,
         program: &str,
-        period: &str,
+        period: Option<&str>,
     ) -> Result<Option<Vec<Snapshot>>, Error> {
         let conn = self.conn();
         let run_id: Option<i64> = conn

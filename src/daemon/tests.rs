@@ -18,7 +18,10 @@ timezone = "America/Los_Angeles"
 "#;
 
 fn program() -> Program {
-    Config::from_toml(CONFIG, &HashMap::new(), TokenNeeds::NONE).unwrap().programs.remove(0)
+    Config::from_toml(CONFIG, &HashMap::new(), TokenNeeds::NONE)
+        .unwrap()
+        .programs
+        .remove(0)
 }
 
 fn utc(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
@@ -43,7 +46,11 @@ fn harness(start: DateTime<Utc>, failures: usize, run_time: Duration) -> Harness
             tokio::time::sleep(run_time).await;
             let mut runs = r.lock().unwrap();
             runs.push((job, c.now()));
-            if runs.len() <= failures { Err("GitLab is down".to_owned()) } else { Ok(()) }
+            if runs.len() <= failures {
+                Err("GitLab is down".to_owned())
+            } else {
+                Ok(())
+            }
         })
     });
     let a = alerts.clone();
@@ -51,8 +58,18 @@ fn harness(start: DateTime<Utc>, failures: usize, run_time: Duration) -> Harness
         let a = a.clone();
         Box::pin(async move { a.lock().unwrap().push((job, gave_up)) })
     });
-    let daemon = Daemon { programs: vec![program()], clock, runner, alerter, retry_delays: RETRY_DELAYS.to_vec() };
-    Harness { runs, alerts, daemon }
+    let daemon = Daemon {
+        programs: vec![program()],
+        clock,
+        runner,
+        alerter,
+        retry_delays: RETRY_DELAYS.to_vec(),
+    };
+    Harness {
+        runs,
+        alerts,
+        daemon,
+    }
 }
 
 async fn run_for(h: &Harness, how_long: Duration) {
@@ -64,7 +81,12 @@ async fn run_for(h: &Harness, how_long: Duration) {
 }
 
 fn fired(h: &Harness) -> Vec<DateTime<Utc>> {
-    h.runs.lock().unwrap().iter().map(|(j, _)| j.scheduled_at).collect()
+    h.runs
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(j, _)| j.scheduled_at)
+        .collect()
 }
 
 #[tokio::test(start_paused = true)]
@@ -73,13 +95,19 @@ async fn monday_midnight_los_angeles_fires_at_the_right_instant_across_a_dst_cha
     let h = harness(utc(2027, 3, 6, 12, 0), 0, Duration::ZERO);
     run_for(&h, Duration::from_secs(16 * 24 * 3600)).await;
     let runs = h.runs.lock().unwrap().clone();
-    let at: Vec<(DateTime<Utc>, DateTime<Utc>)> = runs.iter().map(|(j, wall)| (j.scheduled_at, *wall)).collect();
+    let at: Vec<(DateTime<Utc>, DateTime<Utc>)> = runs
+        .iter()
+        .map(|(j, wall)| (j.scheduled_at, *wall))
+        .collect();
     // PST (UTC-8) before the change, PDT (UTC-7) after; each run starts at its instant.
     assert_eq!(at[0].0, utc(2027, 3, 8, 8, 0));
     assert_eq!(at[1].0, utc(2027, 3, 15, 7, 0));
     assert_eq!(at[2].0, utc(2027, 3, 22, 7, 0));
     for (scheduled, wall) in at {
-        assert!(wall >= scheduled && wall - scheduled < chrono::Duration::seconds(61), "{scheduled} ran at {wall}");
+        assert!(
+            wall >= scheduled && wall - scheduled < chrono::Duration::seconds(61),
+            "{scheduled} ran at {wall}"
+        );
     }
 }
 
@@ -106,8 +134,15 @@ async fn a_failed_run_is_retried_with_backoff_and_alerted_once_until_it_succeeds
     assert_eq!(walls.len(), 3);
     assert!(walls[1] - walls[0] >= chrono::Duration::minutes(1));
     assert!(walls[2] - walls[1] >= chrono::Duration::minutes(5));
-    assert!(runs.iter().all(|(j, _)| j.scheduled_at == utc(2026, 11, 23, 8, 0)));
-    assert_eq!(h.alerts.lock().unwrap().len(), 1, "alerted on the first failure only");
+    assert!(
+        runs.iter()
+            .all(|(j, _)| j.scheduled_at == utc(2026, 11, 23, 8, 0))
+    );
+    assert_eq!(
+        h.alerts.lock().unwrap().len(),
+        1,
+        "alerted on the first failure only"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -117,7 +152,10 @@ async fn retries_stop_when_the_window_closes_and_that_is_reported() {
     let alerts = h.alerts.lock().unwrap().clone();
     assert_eq!(alerts.iter().filter(|(_, gave_up)| *gave_up).count(), 1);
     let last = h.runs.lock().unwrap().last().unwrap().1;
-    assert!(last <= utc(2026, 11, 24, 8, 0), "retried past the 24 h window: {last}");
+    assert!(
+        last <= utc(2026, 11, 24, 8, 0),
+        "retried past the 24 h window: {last}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -129,7 +167,11 @@ async fn shutdown_during_a_run_lets_it_finish() {
     assert!(h.runs.lock().unwrap().is_empty(), "still running");
     shutdown.cancel();
     task.await.unwrap();
-    assert_eq!(fired(&h), [utc(2026, 11, 23, 8, 0)], "the run in flight finished");
+    assert_eq!(
+        fired(&h),
+        [utc(2026, 11, 23, 8, 0)],
+        "the run in flight finished"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -148,6 +190,14 @@ fn initial_jobs_include_a_missed_reminder_within_the_window() {
     p.reminder_schedule = Some(crate::schedule::Schedule::parse("0 9 * * FRI").unwrap());
     let friday_10am = utc(2026, 11, 20, 18, 0);
     let jobs = initial_jobs(&p, friday_10am);
-    assert!(jobs.contains(&Job { program: "crm".into(), kind: Kind::Reminder, scheduled_at: utc(2026, 11, 20, 17, 0) }));
-    assert!(jobs.contains(&Job { program: "crm".into(), kind: Kind::Rollup, scheduled_at: utc(2026, 11, 23, 8, 0) }));
+    assert!(jobs.contains(&Job {
+        program: "crm".into(),
+        kind: Kind::Reminder,
+        scheduled_at: utc(2026, 11, 20, 17, 0)
+    }));
+    assert!(jobs.contains(&Job {
+        program: "crm".into(),
+        kind: Kind::Rollup,
+        scheduled_at: utc(2026, 11, 23, 8, 0)
+    }));
 }

@@ -1,8 +1,8 @@
 //! The Friday reminder: which epics need their status section updated, and who to ask.
 
+use super::SlackMessage;
 use super::mrkdwn::{escape, link};
 use super::slack::{MAX_BLOCKS, MAX_MESSAGE_BLOCK_CHARS, MAX_SECTION_CHARS};
-use super::SlackMessage;
 use slack_morphism::prelude::*;
 
 /// Someone to nudge: a Slack user to mention, or a name when no Slack user is known.
@@ -43,12 +43,19 @@ pub fn render(title: &str, deadline: &str, items: &[Item]) -> Vec<SlackMessage> 
             last.push_str(&line);
         }
     }
-    let fallback = format!("Status updates needed for {}: {} epic(s)", escape(title), items.len());
+    let fallback = format!(
+        "Status updates needed for {}: {} epic(s)",
+        escape(title),
+        items.len()
+    );
     let mut messages: Vec<Vec<String>> = vec![Vec::new()];
     let mut chars = 0;
     for s in sections {
         let current = messages.last_mut().expect("one message");
-        if !current.is_empty() && (current.len() + 1 > MAX_BLOCKS || chars + s.chars().count() > MAX_MESSAGE_BLOCK_CHARS) {
+        if !current.is_empty()
+            && (current.len() + 1 > MAX_BLOCKS
+                || chars + s.chars().count() > MAX_MESSAGE_BLOCK_CHARS)
+        {
             messages.push(Vec::new());
             chars = 0;
         }
@@ -59,7 +66,10 @@ pub fn render(title: &str, deadline: &str, items: &[Item]) -> Vec<SlackMessage> 
         .into_iter()
         .map(|sections| SlackMessage {
             text: fallback.clone(),
-            blocks: sections.into_iter().map(|t| SlackSectionBlock::new().with_text(md!(t)).into()).collect(),
+            blocks: sections
+                .into_iter()
+                .map(|t| SlackSectionBlock::new().with_text(md!(t)).into())
+                .collect(),
         })
         .collect()
 }
@@ -73,9 +83,18 @@ fn item_line(item: &Item) -> String {
             Who::Name(name) => escape(name),
         })
         .collect();
-    let people = if people.is_empty() { "_no assignee_".to_owned() } else { people.join(", ") };
+    let people = if people.is_empty() {
+        "_no assignee_".to_owned()
+    } else {
+        people.join(", ")
+    };
     let title: String = item.title.chars().take(200).collect();
-    format!("• {} — {} — {}", link(&item.web_url, &title), escape(&item.reason), people)
+    format!(
+        "• {} — {} — {}",
+        link(&item.web_url, &title),
+        escape(&item.reason),
+        people
+    )
 }
 
 #[cfg(test)]
@@ -85,7 +104,14 @@ mod tests {
     fn texts(messages: &[SlackMessage]) -> Vec<String> {
         messages
             .iter()
-            .flat_map(|m| m.blocks.iter().map(|b| serde_json::to_value(b).unwrap()["text"]["text"].as_str().unwrap().to_owned()))
+            .flat_map(|m| {
+                m.blocks.iter().map(|b| {
+                    serde_json::to_value(b).unwrap()["text"]["text"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned()
+                })
+            })
             .collect()
     }
 
@@ -95,10 +121,16 @@ mod tests {
             title: "CPQ".into(),
             web_url: "https://g/e/1".into(),
             reason: "no status section".into(),
-            people: vec![Who::Slack("U0123ABCD".into()), Who::Name("Tae <Kim>".into())],
+            people: vec![
+                Who::Slack("U0123ABCD".into()),
+                Who::Name("Tae <Kim>".into()),
+            ],
         }];
         let t = texts(&render("CRM", "Monday 00:00 PST", &items)).join("\n");
-        assert!(t.contains("<https://g/e/1|CPQ> — no status section — <@U0123ABCD>, Tae &lt;Kim&gt;"), "{t}");
+        assert!(
+            t.contains("<https://g/e/1|CPQ> — no status section — <@U0123ABCD>, Tae &lt;Kim&gt;"),
+            "{t}"
+        );
     }
 
     #[test]
@@ -118,6 +150,11 @@ mod tests {
         }
         let all = texts(&messages);
         assert!(all.iter().all(|t| t.chars().count() <= MAX_SECTION_CHARS));
-        assert_eq!(all.iter().map(|t| t.matches("• <https://g/e/").count()).sum::<usize>(), 2000);
+        assert_eq!(
+            all.iter()
+                .map(|t| t.matches("• <https://g/e/").count())
+                .sum::<usize>(),
+            2000
+        );
     }
 }

@@ -174,7 +174,8 @@ fn summary_text(r: &RollUp) -> String {
 }
 
 fn entry_text(r: &RollUp, e: &Entry) -> String {
-    let mut head = format!("*{}*\n{}", link(&e.web_url, &e.title), meta_line(e));
+    let title = if e.title.trim().is_empty() { "(untitled epic)" } else { e.title.as_str() };
+    let mut head = format!("*{}*\n{}", link(&e.web_url, title), meta_line(e));
     if let Some(line) = changes_line(&e.changes) {
         head.push('\n');
         head.push_str(&line);

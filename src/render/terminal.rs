@@ -29,7 +29,12 @@ fn block_text(block: &Value) -> String {
             format!("{t}\n{}\n", "═".repeat(t.chars().count()))
         }
         Some("context") => {
-            let parts: Vec<String> = block["elements"].as_array().into_iter().flatten().map(text).collect();
+            let parts: Vec<String> = block["elements"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(text)
+                .collect();
             format!("{}\n", parts.join(" "))
         }
         Some("section") => format!("\n{}\n", text(&block["text"])),
@@ -57,7 +62,9 @@ fn readable(mrkdwn: &str) -> String {
         rest = &rest[start + len + 1..];
     }
     out.push_str(rest);
-    out.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    out.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 #[cfg(test)]
@@ -66,6 +73,9 @@ mod tests {
 
     #[test]
     fn links_are_written_out_and_escapes_undone() {
-        assert_eq!(readable("*<https://x/1|Epic &amp; co>* &lt;!channel&gt;"), "*Epic & co (https://x/1)* <!channel>");
+        assert_eq!(
+            readable("*<https://x/1|Epic &amp; co>* &lt;!channel&gt;"),
+            "*Epic & co (https://x/1)* <!channel>"
+        );
     }
 }

@@ -111,8 +111,14 @@ fn previous_snapshots_come_from_the_last_delivered_earlier_period() {
         s.previous_snapshots("crm", Some("2026-W47")).unwrap(),
         Some(vec![snapshot("a")])
     );
-    assert_eq!(s.previous_snapshots("other", Some("2026-W49")).unwrap(), None);
-    assert_eq!(s.previous_snapshots("crm", None).unwrap(), Some(vec![snapshot("b")]));
+    assert_eq!(
+        s.previous_snapshots("other", Some("2026-W49")).unwrap(),
+        None
+    );
+    assert_eq!(
+        s.previous_snapshots("crm", None).unwrap(),
+        Some(vec![snapshot("b")])
+    );
 }
 
 #[test]

@@ -88,7 +88,7 @@ fn check_limits(plan: &SlackPlan) -> HashMap<String, usize> {
             }
             if kind == "section" {
                 if let Some(rest) = text.strip_prefix("*<") {
-                    let url = rest.split('|').next().unwrap().to_owned();
+                    let url = rest.split(['|', '>']).next().unwrap().to_owned();
                     *seen.entry(url).or_insert(0) += 1;
                 }
             }
