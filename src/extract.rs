@@ -390,7 +390,7 @@ mod tests {
 
     #[test]
     fn priorities_sort_p0_first_then_tbd_then_unknown_then_none() {
-        let mut v = vec![
+        let mut v = [
             Priority::None,
             Priority::Other("zzz".into()),
             Priority::Tbd,

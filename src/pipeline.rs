@@ -236,7 +236,8 @@ async fn claim_and_deliver(
             0
         },
     };
-    let progress = post_plan(svc, slack, key, &plan, progress).await?;
+    // A forced run posts anew: what is in the channel is the delivery being repeated.
+    let progress = post_plan(svc, slack, key, &plan, progress, !force).await?;
     svc.store.record_delivered(
         key,
         svc.clock.now(),
@@ -267,12 +268,12 @@ async fn post_plan(
     key: &RunKey,
     plan: &SlackPlan,
     mut progress: Progress,
+    mut verify: bool,
 ) -> Result<Progress, Error> {
     let fail = |channel: &str, source| Error::Slack {
         channel: channel.to_owned(),
         source,
     };
-    let mut verify = true;
     while progress.posted < plan.messages.len() {
         let part = progress.posted;
         let tag = MessageTag {

@@ -46,13 +46,12 @@ pub async fn remind(
         kind: Kind::Reminder,
         period: crate::schedule::Period::containing(scheduled_at, program.timezone).to_string(),
     };
-    if !dry_run {
-        if let Claim::AlreadyDelivered(_) =
+    if !dry_run
+        && let Claim::AlreadyDelivered(_) =
             svc.store
                 .claim(&key, scheduled_at, svc.clock.now(), false)?
-        {
-            return Ok(Reminded::AlreadySent);
-        }
+    {
+        return Ok(Reminded::AlreadySent);
     }
     let result = build_and_send(svc, config, program, &key, scheduled_at, dry_run).await;
     if !dry_run {

@@ -257,14 +257,14 @@ fn gitlab_settings(c: &mut Check<'_>, raw: &RawConfig, needs: TokenNeeds) -> Git
 fn slack_settings(c: &mut Check<'_>, raw: &RawConfig, needs: TokenNeeds) -> SlackSettings {
     let s = &raw.slack;
     let api_url = c.url("slack.api_url", s.api_url.as_deref(), DEFAULT_SLACK_API_URL);
-    if let Some(channel) = s.error_channel.as_deref() {
-        if !looks_like_channel(channel) {
-            c.problem(
-                "slack.error_channel",
-                None,
-                format!("`{channel}` is not a channel id (C0123456789) or #name"),
-            );
-        }
+    if let Some(channel) = s.error_channel.as_deref()
+        && !looks_like_channel(channel)
+    {
+        c.problem(
+            "slack.error_channel",
+            None,
+            format!("`{channel}` is not a channel id (C0123456789) or #name"),
+        );
     }
     let token_env = s.token_env.as_deref().unwrap_or("SLACK_BOT_TOKEN");
     let token = needs

@@ -28,9 +28,11 @@ fn utc(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, m, d, h, min, 0).unwrap()
 }
 
+type Runs = Arc<Mutex<Vec<(Job, DateTime<Utc>)>>>;
+
 /// A daemon whose runner records (job, wall time) and fails the first `failures` calls.
 struct Harness {
-    runs: Arc<Mutex<Vec<(Job, DateTime<Utc>)>>>,
+    runs: Runs,
     alerts: Arc<Mutex<Vec<(Job, bool)>>>,
     daemon: Daemon,
 }

@@ -9,7 +9,7 @@ use slack_morphism::prelude::*;
 
 use super::mrkdwn::{self, RefContext, escape, link};
 use super::{SlackMessage, SlackPlan};
-use crate::extract::{Health, Section};
+use crate::extract::{Health, Priority, Section};
 use crate::rollup::{Change, Departed, Entry, Freshness, RollUp};
 
 /// Blocks in one message.
@@ -174,7 +174,11 @@ fn summary_text(r: &RollUp) -> String {
 }
 
 fn entry_text(r: &RollUp, e: &Entry) -> String {
-    let title = if e.title.trim().is_empty() { "(untitled epic)" } else { e.title.as_str() };
+    let title = if e.title.trim().is_empty() {
+        "(untitled epic)"
+    } else {
+        e.title.as_str()
+    };
     let mut head = format!("*{}*\n{}", link(&e.web_url, title), meta_line(e));
     if let Some(line) = changes_line(&e.changes) {
         head.push('\n');
@@ -216,7 +220,10 @@ fn entry_text(r: &RollUp, e: &Entry) -> String {
 
 fn meta_line(e: &Entry) -> String {
     let mut parts = vec![
-        format!("*{}*", escape(&e.priority.to_string())),
+        match e.priority {
+            Priority::None => "no priority".to_owned(),
+            ref p => format!("*{}*", escape(&p.to_string())),
+        },
         format!("{} {}", health_emoji(e.health), e.health.label()),
     ];
     if let Some(status) = &e.status {

@@ -1,5 +1,9 @@
 //! One integration test binary: GitLab and Slack are stood in for by local servers.
 
+mod cli;
 mod gitlab_source;
 mod helpers;
+mod reminders;
+mod rollup_delivery;
+mod server;
 mod slack_delivery;

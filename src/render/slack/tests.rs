@@ -86,11 +86,11 @@ fn check_limits(plan: &SlackPlan) -> HashMap<String, usize> {
                 "header" => assert!(n <= MAX_HEADER_CHARS, "header of {n} chars"),
                 _ => assert!(n <= MAX_SECTION_CHARS, "{kind} of {n} chars"),
             }
-            if kind == "section" {
-                if let Some(rest) = text.strip_prefix("*<") {
-                    let url = rest.split(['|', '>']).next().unwrap().to_owned();
-                    *seen.entry(url).or_insert(0) += 1;
-                }
+            if kind == "section"
+                && let Some(rest) = text.strip_prefix("*<")
+            {
+                let url = rest.split(['|', '>']).next().unwrap().to_owned();
+                *seen.entry(url).or_insert(0) += 1;
             }
         }
         assert!(

@@ -198,6 +198,11 @@ impl FakeGitLab {
     }
 
     /// Adds a project with existing issues.
+    /// Changes the epics in place (a week passes: titles, labels, sections change).
+    pub fn edit_epics(&self, edit: impl FnOnce(&mut Vec<FakeEpic>)) {
+        edit(&mut self.world().epics);
+    }
+
     pub fn add_project(&self, path: &str, issues: Vec<FakeIssue>) {
         self.world().projects.push((path.to_owned(), issues));
     }

@@ -30,6 +30,8 @@ pub const TEAM_ID: &str = "T0ACME";
 /// How the fake answers a call instead of (or after) doing its normal work.
 #[derive(Debug, Clone)]
 pub enum Fault {
+    /// No fault: the call is answered normally (to queue a fault for a later call).
+    Pass,
     /// HTTP 429 with `Retry-After` in seconds; nothing happens.
     TooManyRequests { retry_after_secs: u64 },
     /// HTTP 200 `{"ok": false, "error": "ratelimited"}`; nothing happens.
@@ -442,7 +444,11 @@ impl Respond for Responder {
             return slack_error("invalid_auth", json!({}));
         }
         let mut world = self.0.lock().expect("fake Slack state lock");
-        let fault = world.faults.get_mut(&method).and_then(VecDeque::pop_front);
+        let fault = world
+            .faults
+            .get_mut(&method)
+            .and_then(VecDeque::pop_front)
+            .filter(|f| !matches!(f, Fault::Pass));
         if let Some(answer) = fault.as_ref().and_then(Fault::answers_before_effect) {
             return answer;
         }

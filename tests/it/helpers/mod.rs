@@ -1,4 +1,5 @@
-//! Shared test helpers: local stand-ins for GitLab and Slack.
+//! Shared test helpers: local stand-ins for GitLab and Slack, and an app wired to them.
 
+pub mod app;
 pub mod fake_gitlab;
 pub mod fake_slack;

@@ -1,0 +1,291 @@
+//! The `rolly` binary as admins run it: exit codes, messages, stdout vs stderr.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::helpers::app::{CHANNEL, GROUP, LABEL};
+use crate::helpers::fake_gitlab::{FakeGitLab, epic};
+use crate::helpers::fake_slack::{self, FakeSlack};
+
+fn rolly(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rolly"));
+    cmd.args(args)
+        .env_remove("ROLLY_CONFIG")
+        .env_remove("GITLAB_TOKEN")
+        .env_remove("SLACK_BOT_TOKEN");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("ROLLY__") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.envs(env.iter().copied()).output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+const VALID: &str = r#"
+[[program]]
+name = "crm"
+group = "it/crm"
+labels = ["it-proj::crm"]
+slack_channel = "C0123456789"
+"#;
+
+fn check_offline(dir: &Path, toml: &str) -> Output {
+    let path = dir.join("rolly.toml");
+    std::fs::write(&path, toml).unwrap();
+    rolly(
+        &["check", "--offline", "--config", path.to_str().unwrap()],
+        &[],
+    )
+}
+
+fn assert_config_error(toml: &str, key: &str, program: Option<&str>) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = check_offline(dir.path(), toml);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains(key), "stderr does not name {key}: {err}");
+    if let Some(p) = program {
+        assert!(
+            err.contains(&format!("(program \"{p}\")")),
+            "stderr does not name program {p}: {err}"
+        );
+    }
+}
+
+#[test]
+fn check_offline_accepts_the_example_config_and_prints_next_runs() {
+    let out = rolly(
+        &[
+            "check",
+            "--offline",
+            "--config",
+            "config/rolly.example.toml",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("program crm-migration"), "{text}");
+    assert_eq!(
+        text.matches("    next:").count(),
+        6,
+        "three next runs per program: {text}"
+    );
+    assert!(text.contains("Mon ") && text.contains("00:00 P"), "{text}");
+}
+
+#[test]
+fn unknown_key_exits_2_naming_key_and_program() {
+    assert_config_error(
+        &format!("{VALID}colour = \"red\""),
+        "program[0].colour",
+        Some("crm"),
+    );
+}
+
+#[test]
+fn invalid_cron_exits_2_naming_key_and_program() {
+    assert_config_error(
+        &format!("{VALID}schedule = \"0 0 * MON\""),
+        "program[0].schedule",
+        Some("crm"),
+    );
+}
+
+#[test]
+fn unknown_time_zone_exits_2_naming_key_and_program() {
+    assert_config_error(
+        &format!("{VALID}timezone = \"Pacific/Nowhere\""),
+        "program[0].timezone",
+        Some("crm"),
+    );
+}
+
+#[test]
+fn duplicate_program_names_exit_2() {
+    assert_config_error(&format!("{VALID}{VALID}"), "program[1].name", Some("crm"));
+}
+
+#[test]
+fn empty_program_name_exits_2() {
+    assert_config_error(&VALID.replace("\"crm\"", "\"\""), "program[0].name", None);
+}
+
+#[test]
+fn missing_group_labels_or_channel_exit_2() {
+    assert_config_error(
+        "[[program]]\nname = \"bare\"\nlabels = [\"x\"]\nslack_channel = \"C0123456789\"",
+        "program[0].group",
+        Some("bare"),
+    );
+    assert_config_error(
+        "[[program]]\nname = \"bare\"\ngroup = \"g\"\nslack_channel = \"C0123456789\"",
+        "program[0].labels",
+        Some("bare"),
+    );
+    assert_config_error(
+        "[[program]]\nname = \"bare\"\ngroup = \"g\"\nlabels = [\"x\"]",
+        "program[0].slack_channel",
+        Some("bare"),
+    );
+}
+
+#[test]
+fn malformed_url_exits_2() {
+    assert_config_error(
+        &format!("[gitlab]\nurl = \"not a url\"\n{VALID}"),
+        "gitlab.url",
+        None,
+    );
+}
+
+#[test]
+fn missing_token_variables_exit_2_unless_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rolly.toml");
+    std::fs::write(&path, VALID).unwrap();
+    let out = rolly(&["check", "--config", path.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("gitlab.token_env: environment variable GITLAB_TOKEN is not set"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("slack.token_env"));
+    assert_eq!(check_offline(dir.path(), VALID).status.code(), Some(0));
+}
+
+#[test]
+fn a_missing_config_file_exits_2_and_says_where_to_start() {
+    let out = rolly(
+        &["check", "--offline", "--config", "/nonexistent/rolly.toml"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("rolly.example.toml"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(rolly(&["frobnicate"], &[]).status.code(), Some(2));
+    assert_eq!(rolly(&["once", "--bogus"], &[]).status.code(), Some(2));
+    let out = rolly(
+        &[
+            "once",
+            "--program",
+            "nope",
+            "--config",
+            "config/rolly.example.toml",
+        ],
+        &[("GITLAB_TOKEN", "x"), ("SLACK_BOT_TOKEN", "y")],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no program named `nope`"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn demo_prints_the_rollup_with_no_credentials_in_every_format() {
+    let out = rolly(&["demo"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("CRM migration · weekly roll-up"));
+    let slack: serde_json::Value =
+        serde_json::from_slice(&rolly(&["demo", "--format", "slack"], &[]).stdout).unwrap();
+    assert!(slack[0]["blocks"].as_array().is_some_and(|b| !b.is_empty()));
+    let json: serde_json::Value =
+        serde_json::from_slice(&rolly(&["demo", "--format", "json"], &[]).stdout).unwrap();
+    assert_eq!(json["period"], "2026-W48");
+    assert!(stdout(&rolly(&["demo", "--format", "markdown"], &[])).starts_with("# CRM migration"));
+}
+
+#[test]
+fn json_logs_go_to_stderr_and_data_to_stdout() {
+    let out = rolly(&["--log-format", "json", "demo", "--format", "json"], &[]);
+    assert!(serde_json::from_slice::<serde_json::Value>(&out.stdout).is_ok());
+}
+
+#[tokio::test]
+async fn once_delivers_then_skips_the_same_period_and_force_delivers_again() {
+    let gitlab = FakeGitLab::start().await;
+    let slack = FakeSlack::start().await;
+    gitlab.add_group(GROUP, vec![epic("A").labels(&[LABEL])]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rolly.toml");
+    let toml = format!(
+        "[gitlab]\nurl = \"{}\"\n[slack]\napi_url = \"{}\"\n[state]\npath = \"{}\"\n[[program]]\nname = \"crm\"\ngroup = \"{GROUP}\"\nlabels = [\"{LABEL}\"]\nslack_channel = \"{CHANNEL}\"\n",
+        gitlab.url(),
+        slack.api_url(),
+        dir.path().join("state.db").display()
+    );
+    std::fs::write(&path, toml).unwrap();
+    let env = [
+        ("GITLAB_TOKEN", crate::helpers::fake_gitlab::TOKEN),
+        ("SLACK_BOT_TOKEN", fake_slack::TOKEN),
+    ];
+    let config = path.to_str().unwrap().to_owned();
+    let run = |args: Vec<String>| {
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            rolly(&args, &env)
+        })
+    };
+    let args = |extra: &[&str]| {
+        let mut a = vec!["once".to_owned(), "--config".to_owned(), config.clone()];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let first = run(args(&[])).await.unwrap();
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    assert!(
+        stdout(&first).contains("crm: delivered"),
+        "{}",
+        stdout(&first)
+    );
+    let second = run(args(&[])).await.unwrap();
+    assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
+    assert!(
+        stdout(&second).contains("already delivered"),
+        "{}",
+        stdout(&second)
+    );
+    assert_eq!(slack.posts().len(), 1);
+    let forced = run(args(&["--force"])).await.unwrap();
+    assert_eq!(forced.status.code(), Some(0), "{}", stderr(&forced));
+    assert_eq!(slack.posts().len(), 2);
+    let history = run(vec!["history".into(), "--config".into(), config.clone()])
+        .await
+        .unwrap();
+    assert!(
+        stdout(&history).contains("crm") && stdout(&history).contains("delivered"),
+        "{}",
+        stdout(&history)
+    );
+    // A failing run exits 1 and says why on stderr.
+    slack.fail_next(
+        "chat.postMessage",
+        1,
+        crate::helpers::fake_slack::Fault::error("channel_not_found"),
+    );
+    let failed = run(args(&["--force"])).await.unwrap();
+    assert_eq!(failed.status.code(), Some(1));
+    assert!(stderr(&failed).contains(CHANNEL), "{}", stderr(&failed));
+    assert!(
+        !stderr(&failed).contains(fake_slack::TOKEN)
+            && !stderr(&failed).contains(crate::helpers::fake_gitlab::TOKEN)
+    );
+}

@@ -1,0 +1,428 @@
+//! Roll-ups from a fake GitLab to a fake Slack through the real pipeline: splitting,
+//! escaping, rate limits, errors, exactly-once, roll-up issues, week-over-week changes.
+
+use chrono::Duration;
+use rolly::deliver::slack::MessageTag;
+use rolly::pipeline::{self, Delivery, ROLLUP_EVENT};
+use rolly::render::SlackMessage;
+use rolly::state::{Claim, Outcome};
+use serde_json::Value;
+
+use crate::helpers::app::{CHANNEL, GROUP, LABEL, TestApp, monday};
+use crate::helpers::fake_gitlab::{FakeEpic, epic, issue};
+use crate::helpers::fake_slack::{Fault, RecordedPost};
+
+fn with_section(mut e: FakeEpic, body: &str) -> FakeEpic {
+    e.labels.push(LABEL.to_owned());
+    e.description(&format!(
+        "Intro\n<!-- Status Start -->\n{body}\n<!-- Status End -->"
+    ))
+    .last_edited_at("2026-11-20T17:00:00Z")
+}
+
+fn section_texts(post: &RecordedPost) -> Vec<String> {
+    let blocks = post
+        .blocks
+        .as_ref()
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    blocks
+        .iter()
+        .filter(|b| b["type"] == "section")
+        .filter_map(|b| b["text"]["text"].as_str().map(str::to_owned))
+        .collect()
+}
+
+fn all_text(posts: &[RecordedPost]) -> String {
+    posts
+        .iter()
+        .flat_map(section_texts)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+async fn deliver(app: &TestApp, force: bool) -> Result<Delivery, pipeline::Error> {
+    pipeline::deliver_rollup(&app.svc, app.program(), app.clock.now_for_tests(), force).await
+}
+
+trait Now {
+    fn now_for_tests(&self) -> chrono::DateTime<chrono::Utc>;
+}
+
+impl Now for std::sync::Arc<rolly::clock::FixedClock> {
+    fn now_for_tests(&self) -> chrono::DateTime<chrono::Utc> {
+        rolly::clock::Clock::now(self.as_ref())
+    }
+}
+
+#[tokio::test]
+async fn a_120_epic_rollup_arrives_as_a_first_message_plus_thread_replies_each_epic_once() {
+    let app = TestApp::spawn("").await;
+    let epics = (1..=120)
+        .map(|i| {
+            with_section(
+                epic(&format!("Epic {i:03}")),
+                &"Weekly progress. ".repeat(15),
+            )
+        })
+        .collect();
+    app.gitlab.add_group(GROUP, epics);
+    let delivery = deliver(&app, false).await.unwrap();
+    let posts = app.slack.posts();
+    assert!(posts.len() > 1, "one message cannot hold 120 entries");
+    let Delivery::Delivered { ts, messages, .. } = delivery else {
+        panic!("not delivered")
+    };
+    assert_eq!(messages, posts.len());
+    assert_eq!(posts[0].thread_ts, None);
+    for (i, p) in posts.iter().enumerate() {
+        assert_eq!(p.channel, CHANNEL);
+        let blocks = p.blocks.as_ref().unwrap().as_array().unwrap();
+        assert!(
+            blocks.len() <= 50,
+            "message {i} has {} blocks",
+            blocks.len()
+        );
+        assert!(section_texts(p).iter().all(|t| t.chars().count() <= 3000));
+        assert!(
+            p.text
+                .as_ref()
+                .is_some_and(|t| !t.is_empty() && t.chars().count() <= 40_000)
+        );
+        assert_eq!(p.metadata.as_ref().unwrap()["event_type"], ROLLUP_EVENT);
+        assert_eq!(
+            p.metadata.as_ref().unwrap()["event_payload"]["part"],
+            i.to_string()
+        );
+        assert_eq!(p.unfurl_links, Some(false));
+        if i > 0 {
+            assert_eq!(
+                p.thread_ts.as_deref(),
+                Some(ts.as_str()),
+                "reply {i} is in the thread"
+            );
+        }
+    }
+    let text = all_text(&posts);
+    for i in 1..=120 {
+        assert_eq!(
+            text.matches(&format!("|Epic {i:03}>*")).count(),
+            1,
+            "Epic {i:03}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn channel_and_user_mentions_in_a_description_arrive_escaped() {
+    let app = TestApp::spawn("").await;
+    app.gitlab.add_group(
+        GROUP,
+        vec![with_section(
+            epic("Portal"),
+            "Hey <!channel> and <@U123>, also <!here>",
+        )],
+    );
+    deliver(&app, false).await.unwrap();
+    let body = serde_json::to_string(&app.slack.posts()[0].body).unwrap();
+    for raw in ["<!channel>", "<@U123>", "<!here>"] {
+        assert!(!body.contains(raw), "{raw} reached Slack unescaped");
+    }
+    assert!(all_text(&app.slack.posts()).contains("&lt;!channel&gt;"));
+}
+
+#[tokio::test]
+async fn a_10000_character_section_is_cut_with_a_link_to_the_epic() {
+    let app = TestApp::spawn("").await;
+    let long: String = (0..300)
+        .map(|i| format!("Paragraph {i} of a very long weekly status update.\n\n"))
+        .collect();
+    assert!(long.chars().count() >= 10_000);
+    app.gitlab
+        .add_group(GROUP, vec![with_section(epic("Long"), &long)]);
+    deliver(&app, false).await.unwrap();
+    let entry = section_texts(&app.slack.posts()[0])
+        .into_iter()
+        .find(|t| t.contains("|Long>"))
+        .unwrap();
+    assert!(entry.chars().count() <= 3000);
+    assert!(entry.contains("Paragraph 0 of a very long weekly status update."));
+    assert!(
+        entry.ends_with("/-/epics/1|read more in GitLab>"),
+        "{entry}"
+    );
+}
+
+#[tokio::test]
+async fn a_slack_429_is_waited_out_and_the_rollup_is_posted_once() {
+    let app = TestApp::spawn("").await;
+    app.gitlab
+        .add_group(GROUP, vec![with_section(epic("A"), "ok")]);
+    app.slack.fail_next(
+        "chat.postMessage",
+        1,
+        Fault::TooManyRequests {
+            retry_after_secs: 1,
+        },
+    );
+    let started = std::time::Instant::now();
+    deliver(&app, false).await.unwrap();
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1));
+    assert_eq!(app.slack.posts().len(), 1);
+}
+
+#[tokio::test]
+async fn not_in_channel_fails_naming_the_channel_and_the_fix_and_is_recorded() {
+    let app = TestApp::spawn("").await;
+    app.gitlab
+        .add_group(GROUP, vec![with_section(epic("A"), "ok")]);
+    app.slack
+        .fail_next("chat.postMessage", 1, Fault::error("not_in_channel"));
+    let err = deliver(&app, false).await.unwrap_err().to_string();
+    assert!(err.contains(CHANNEL), "{err}");
+    assert!(
+        err.contains("chat:write.public") && err.contains("invite"),
+        "{err}"
+    );
+    assert_eq!(
+        app.slack.requests_to("chat.postMessage").await.len(),
+        1,
+        "not retried"
+    );
+    let run = app.svc.store.history(Some("crm"), 1).unwrap().remove(0);
+    assert_eq!(run.outcome, Outcome::Failed);
+    assert!(run.error.unwrap().contains("chat:write.public"));
+}
+
+#[tokio::test]
+async fn a_second_run_for_the_same_period_is_skipped_and_force_runs_it() {
+    let mut app = TestApp::spawn("").await;
+    app.gitlab
+        .add_group(GROUP, vec![with_section(epic("A"), "ok")]);
+    assert!(matches!(
+        deliver(&app, false).await.unwrap(),
+        Delivery::Delivered { .. }
+    ));
+    app.restart();
+    app.clock.set(monday() + Duration::hours(30)); // Tuesday, same ISO week
+    assert!(matches!(
+        deliver(&app, false).await.unwrap(),
+        Delivery::AlreadyDelivered { .. }
+    ));
+    assert_eq!(app.slack.posts().len(), 1);
+    assert!(matches!(
+        deliver(&app, true).await.unwrap(),
+        Delivery::Delivered { .. }
+    ));
+    assert_eq!(app.slack.posts().len(), 2);
+}
+
+#[tokio::test]
+async fn a_crash_between_the_post_and_recording_it_does_not_post_twice() {
+    let mut app = TestApp::spawn("").await;
+    app.gitlab
+        .add_group(GROUP, vec![with_section(epic("A"), "ok")]);
+    // The first attempt claims the run and posts, then dies before recording the post.
+    let key = pipeline::rollup_key(app.program(), monday());
+    assert!(matches!(
+        app.svc
+            .store
+            .claim(&key, monday(), monday(), false)
+            .unwrap(),
+        Claim::Fresh(_)
+    ));
+    let tag = MessageTag {
+        event_type: ROLLUP_EVENT.into(),
+        program: "crm".into(),
+        period: key.period.clone(),
+        part: 0,
+    };
+    let message = SlackMessage {
+        text: "CRM migration roll-up".into(),
+        blocks: vec![],
+    };
+    app.svc
+        .slack
+        .as_ref()
+        .unwrap()
+        .post(CHANNEL, &message, None, &tag)
+        .await
+        .unwrap();
+    // The restarted process runs it again.
+    app.restart();
+    let delivery = deliver(&app, false).await.unwrap();
+    assert_eq!(
+        app.slack.requests_to("chat.postMessage").await.len(),
+        1,
+        "one postMessage in all"
+    );
+    let Delivery::Delivered { ts, .. } = delivery else {
+        panic!("not delivered")
+    };
+    assert_eq!(ts, app.slack.posts()[0].ts, "the earlier post was adopted");
+    assert_eq!(
+        app.svc.store.run(&key).unwrap().unwrap().outcome,
+        Outcome::Delivered
+    );
+}
+
+#[tokio::test]
+async fn a_lost_state_file_does_not_post_the_period_again() {
+    let mut app = TestApp::spawn("").await;
+    app.gitlab
+        .add_group(GROUP, vec![with_section(epic("A"), "ok")]);
+    deliver(&app, false).await.unwrap();
+    std::fs::remove_file(&app.config.state.path).unwrap();
+    app.restart();
+    deliver(&app, false).await.unwrap();
+    assert_eq!(app.slack.requests_to("chat.postMessage").await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_run_that_failed_after_the_first_message_resumes_with_the_remaining_replies() {
+    let app = TestApp::spawn("").await;
+    let epics = (1..=120)
+        .map(|i| with_section(epic(&format!("Epic {i:03}")), &"Progress. ".repeat(25)))
+        .collect();
+    app.gitlab.add_group(GROUP, epics);
+    // The first message goes out; the first reply hits a permanent error.
+    app.slack.fail_next("chat.postMessage", 1, Fault::Pass);
+    app.slack
+        .fail_next("chat.postMessage", 1, Fault::error("invalid_blocks"));
+    assert!(deliver(&app, false).await.is_err());
+    assert_eq!(app.slack.posts().len(), 1);
+    let Delivery::Delivered { messages, ts, .. } = deliver(&app, false).await.unwrap() else {
+        panic!()
+    };
+    let posts = app.slack.posts();
+    assert_eq!(posts.len(), messages, "every part exactly once");
+    assert!(
+        posts[1..]
+            .iter()
+            .all(|p| p.thread_ts.as_deref() == Some(ts.as_str()))
+    );
+}
+
+#[tokio::test]
+async fn the_rollup_issue_is_created_with_tags_and_label_and_the_earlier_one_closed() {
+    let extra = "[program.rollup_issue]\nproject = \"it/pmo/status\"\nlabel = \"rolly-rollup\"\ntags = \"/cc @pmo-team\"";
+    let app = TestApp::spawn(extra).await;
+    app.gitlab
+        .add_group(GROUP, vec![with_section(epic("A"), "Ping @someone here")]);
+    app.gitlab.add_project(
+        "it/pmo/status",
+        vec![
+            issue(7, &["rolly-rollup"], true),
+            issue(8, &["other"], true),
+        ],
+    );
+    let Delivery::Delivered {
+        issue_url,
+        warnings,
+        ..
+    } = deliver(&app, false).await.unwrap()
+    else {
+        panic!()
+    };
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let issues = app.gitlab.issues("it/pmo/status");
+    let created = issues
+        .iter()
+        .find(|i| i.iid > 8)
+        .expect("an issue was created");
+    assert_eq!(created.labels, ["rolly-rollup"]);
+    assert!(created.title.contains("CRM migration") && created.title.contains("2026-W48"));
+    assert!(created.description.trim_end().ends_with("/cc @pmo-team"));
+    assert!(
+        created.description.contains("@\u{200B}someone"),
+        "mentions in sections are defused"
+    );
+    assert!(
+        !issues.iter().find(|i| i.iid == 7).unwrap().open,
+        "the earlier roll-up issue is closed"
+    );
+    assert!(
+        issues.iter().find(|i| i.iid == 8).unwrap().open,
+        "other issues are left alone"
+    );
+    let url = issue_url.unwrap();
+    assert!(
+        serde_json::to_string(&app.slack.posts()[0].blocks)
+            .unwrap()
+            .contains(&url),
+        "Slack links the issue"
+    );
+    assert_eq!(
+        app.svc.store.history(Some("crm"), 1).unwrap()[0]
+            .issue_url
+            .as_deref(),
+        Some(url.as_str())
+    );
+}
+
+#[tokio::test]
+async fn a_gitlab_failure_creating_the_issue_still_delivers_the_slack_rollup() {
+    let extra = "[program.rollup_issue]\nproject = \"it/pmo/missing\"";
+    let app = TestApp::spawn(extra).await;
+    app.gitlab
+        .add_group(GROUP, vec![with_section(epic("A"), "ok")]);
+    let Delivery::Delivered {
+        issue_url,
+        warnings,
+        ..
+    } = deliver(&app, false).await.unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(issue_url, None);
+    assert!(warnings[0].contains("it/pmo/missing"), "{warnings:?}");
+    assert_eq!(app.slack.posts().len(), 1);
+}
+
+#[tokio::test]
+async fn the_second_week_shows_status_changes_new_and_departed_epics_and_stale_sections() {
+    let app = TestApp::spawn("").await;
+    app.gitlab.add_group(
+        GROUP,
+        vec![
+            with_section(
+                epic("Moves on").labels(&[LABEL, "it-status::build"]),
+                "Week 47 text",
+            ),
+            with_section(epic("Goes quiet"), "Same text every week"),
+            with_section(epic("Leaves"), "Bye"),
+        ],
+    );
+    deliver(&app, false).await.unwrap();
+    app.gitlab.edit_epics(|epics| {
+        epics[0].labels = vec![LABEL.into(), "it-status::wip-review".into()];
+        epics[0].description = Some("<!-- Status Start -->Week 48 text<!-- Status End -->".into());
+        epics[0].last_edited_at = Some("2026-11-27T17:00:00Z".into());
+        epics[1].last_edited_at = Some("2026-11-27T18:00:00Z".into()); // edited elsewhere, section unchanged
+        epics[2].closed = true;
+    });
+    app.gitlab.add_group(
+        GROUP,
+        vec![with_section(epic("Arrives"), "Hello").last_edited_at("2026-11-27T17:00:00Z")],
+    );
+    app.clock.set(monday() + Duration::days(7));
+    deliver(&app, false).await.unwrap();
+    let week2: Vec<RecordedPost> = app.slack.posts().into_iter().skip(1).collect();
+    let text = all_text(&week2);
+    assert!(text.contains("status build → wip-review"), "{text}");
+    assert!(text.contains("New in this roll-up"), "{text}");
+    assert!(
+        text.contains("Left since the last roll-up") && text.contains("|Leaves>"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Stale: unchanged since the last roll-up"),
+        "{text}"
+    );
+    let summary = app.svc.store.history(Some("crm"), 1).unwrap()[0]
+        .summary
+        .clone()
+        .unwrap();
+    assert_eq!((summary.new, summary.departed, summary.stale), (1, 1, 1));
+}
