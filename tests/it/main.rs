@@ -7,3 +7,4 @@ mod reminders;
 mod rollup_delivery;
 mod server;
 mod slack_delivery;
+mod snapshots;

@@ -1,0 +1,22 @@
+//! Snapshots of what stakeholders read, for the built-in demo program: the Block Kit
+//! messages, the GitLab markdown of the roll-up issue, and the terminal view. Review a
+//! changed snapshot as a reader would before accepting it.
+
+use rolly::{demo, render};
+
+#[test]
+fn demo_rollup_as_block_kit() {
+    let plan = render::slack::render(&demo::rollup());
+    insta::assert_json_snapshot!("demo_block_kit", plan.messages);
+}
+
+#[test]
+fn demo_rollup_as_gitlab_markdown() {
+    insta::assert_snapshot!("demo_markdown", render::markdown::render(&demo::rollup()));
+}
+
+#[test]
+fn demo_rollup_as_a_reader_sees_it() {
+    let plan = render::slack::render(&demo::rollup());
+    insta::assert_snapshot!("demo_text", render::terminal::render(&plan));
+}
