@@ -570,12 +570,14 @@ async fn once(
             Err(e) => {
                 eprintln!("error: program {}: {e}", p.name);
                 let period = pipeline::rollup_key(p, now).period;
+                let next = format!("Fix the cause, then run `rolly once --program {}`.", p.name);
                 pipeline::alert(
                     &svc,
                     config.slack.error_channel.as_deref(),
                     &p.name,
                     &period,
                     &e.to_string(),
+                    &next,
                 )
                 .await;
                 failures += 1;

@@ -292,10 +292,17 @@ pub fn production(config: Arc<crate::config::Config>, svc: crate::pipeline::Serv
             };
             let period =
                 crate::schedule::Period::containing(job.scheduled_at, program.timezone).to_string();
-            let error = if gave_up {
-                format!("{error} (gave up: the run's window has closed)")
+            let next = if gave_up {
+                format!(
+                    "rolly gave up: the run's window ({}) has closed. Fix the cause, then run `rolly once --program {}` if the roll-up is still wanted.",
+                    humantime::format_duration(program.catch_up_window),
+                    job.program
+                )
             } else {
-                format!("{error} (will retry)")
+                format!(
+                    "rolly retries with backoff; `rolly history --program {}` shows the attempts.",
+                    job.program
+                )
             };
             crate::pipeline::alert(
                 &svc,
@@ -303,6 +310,7 @@ pub fn production(config: Arc<crate::config::Config>, svc: crate::pipeline::Serv
                 &job.program,
                 &period,
                 &error,
+                &next,
             )
             .await;
         })

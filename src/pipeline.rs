@@ -396,7 +396,7 @@ async fn file_rollup_issue(
     Ok((created.web_url, warnings))
 }
 
-/// Reports a run that gave up to the error channel, if one is configured. Never fails:
+/// Reports a failed run to the error channel, if one is configured. Never fails:
 /// an alert that cannot be sent is logged.
 pub async fn alert(
     svc: &Services,
@@ -404,16 +404,19 @@ pub async fn alert(
     program: &str,
     period: &str,
     error: &str,
+    next_step: &str,
 ) {
     let (Some(channel), Some(slack)) = (error_channel, svc.slack.as_ref()) else {
         return;
     };
+    // Errors quote GitLab and Slack answers; keep the alert well inside one section.
+    let error = render::mrkdwn::truncate(&render::mrkdwn::escape(error), 1500).text;
     let text = format!(
-        ":warning: rolly could not deliver the *{}* roll-up for {}:\n>{}\nIt will retry while the period is open; `rolly history --program {}` shows the runs.",
+        ":warning: rolly could not deliver the *{}* run for {}:\n>{}\n{}",
         render::mrkdwn::escape(program),
         period,
-        render::mrkdwn::escape(error).replace('\n', "\n>"),
-        render::mrkdwn::escape(program),
+        error.replace('\n', "\n>"),
+        render::mrkdwn::escape(next_step),
     );
     let message = SlackMessage {
         text: text.clone(),

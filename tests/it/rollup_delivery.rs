@@ -426,3 +426,29 @@ async fn the_second_week_shows_status_changes_new_and_departed_epics_and_stale_s
         .unwrap();
     assert_eq!((summary.new, summary.departed, summary.stale), (1, 1, 1));
 }
+
+#[tokio::test]
+async fn a_failure_alert_names_the_program_and_the_next_step_with_the_error_escaped() {
+    let app = TestApp::spawn("").await;
+    let error = format!("Slack said <!channel> {}", "x".repeat(5000));
+    pipeline::alert(
+        &app.svc,
+        Some("C0ALERTS01"),
+        "crm",
+        "2026-W48",
+        &error,
+        "Run `rolly once --program crm`.",
+    )
+    .await;
+    let posts = app.slack.posts();
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0].channel, "C0ALERTS01");
+    let text = all_text(&posts);
+    assert!(
+        text.contains("*crm* run for 2026-W48") && text.contains("rolly once --program crm"),
+        "{text}"
+    );
+    assert!(!text.contains("<!channel>") && text.chars().count() <= 3000);
+    pipeline::alert(&app.svc, None, "crm", "2026-W48", "e", "n").await;
+    assert_eq!(app.slack.posts().len(), 1, "no error channel, no alert");
+}
