@@ -11,7 +11,7 @@ use secrecy::SecretString;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::{self, Config, ConfigError, TokenNeeds};
-use crate::deliver::slack::SlackClient;
+use crate::deliver::slack::{Error as SlackError, SlackClient};
 use crate::gitlab::GitLabClient;
 use crate::pipeline::{self, Delivery, Services};
 use crate::render;
@@ -258,6 +258,15 @@ pub fn services(
     })
 }
 
+/// The state for commands that change nothing: the file read-only when it exists (for
+/// week-over-week comparison), else an empty database in memory; never created.
+pub fn read_state(config: &Config) -> anyhow::Result<Store> {
+    Ok(match config.state.path.exists() {
+        true => Store::open_read_only(&config.state.path)?,
+        false => Store::in_memory()?,
+    })
+}
+
 /// Opens the state database, holding the lock that keeps a second rolly off it.
 pub fn open_state(config: &Config) -> anyhow::Result<(Arc<Store>, crate::lock::StateLock)> {
     let lock = crate::lock::StateLock::acquire(&config.state.path)?;
@@ -389,6 +398,14 @@ async fn check_online(config: &Config) -> usize {
                     true,
                     format!("Slack channel {} ({}): readable", p.slack_channel, p.name),
                 ),
+                // Reading history is optional (it guards against double posts after a
+                // lost state file); posting needs neither the scope nor membership.
+                Err(e @ (SlackError::MissingScope { .. } | SlackError::NotInChannel { .. })) => {
+                    println!(
+                        "warn Slack channel {} ({}): {e} Posting still works; rolly then relies on its state file alone to avoid double posts.",
+                        p.slack_channel, p.name
+                    )
+                }
                 Err(e) => report(
                     false,
                     format!("Slack channel {} ({}): {e}", p.slack_channel, p.name),
@@ -425,8 +442,7 @@ fn history(
         );
         return Ok(());
     }
-    let store = Store::open(&config.state.path)?;
-    let runs = store.history(program, limit)?;
+    let runs = Store::open_read_only(&config.state.path)?.history(program, limit)?;
     if format == HistoryFormat::Json {
         println!("{}", serde_json::to_string_pretty(&runs)?);
         return Ok(());
@@ -479,12 +495,11 @@ fn history(
 async fn preview(path: &std::path::Path, program: &str, format: Format) -> anyhow::Result<()> {
     let config = load(path, TokenNeeds::GITLAB)?;
     let program = select(&config, &[program.to_owned()])?[0];
-    // Read-only: the state file is read when present, never created.
-    let store = match config.state.path.exists() {
-        true => Store::open(&config.state.path)?,
-        false => Store::in_memory()?,
-    };
-    let svc = services(&config, Arc::new(store), Arc::new(SystemClock))?;
+    let svc = services(
+        &config,
+        Arc::new(read_state(&config)?),
+        Arc::new(SystemClock),
+    )?;
     let rollup = pipeline::build_rollup(&svc, program, svc.clock.now()).await?;
     print!("{}", format_rollup(&rollup, format));
     Ok(())
@@ -506,11 +521,11 @@ async fn once(
     )?;
     let programs = select(&config, names)?;
     if dry_run {
-        let store = match config.state.path.exists() {
-            true => Store::open(&config.state.path)?,
-            false => Store::in_memory()?,
-        };
-        let svc = services(&config, Arc::new(store), Arc::new(SystemClock))?;
+        let svc = services(
+            &config,
+            Arc::new(read_state(&config)?),
+            Arc::new(SystemClock),
+        )?;
         let mut failures = 0;
         for p in programs {
             match pipeline::build_rollup(&svc, p, svc.clock.now()).await {

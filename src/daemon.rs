@@ -102,10 +102,9 @@ impl Daemon {
             }
             due.remove(0);
             let next = next_job(&program, job.kind, job.scheduled_at);
-            let completed = {
-                let _permit = permits.acquire().await.expect("semaphore is never closed");
-                self.run_with_retries(&program, job, &shutdown).await
-            };
+            let completed = self
+                .run_with_retries(&program, job, &shutdown, &permits)
+                .await;
             due.extend(next);
             if !completed {
                 return;
@@ -120,14 +119,21 @@ impl Daemon {
         program: &Program,
         job: Job,
         shutdown: &CancellationToken,
+        permits: &Semaphore,
     ) -> bool {
         let window_end = job.scheduled_at
             + chrono::Duration::from_std(program.catch_up_window).unwrap_or_default();
         let mut attempt = 0usize;
         loop {
+            // A slot is held per attempt, not across retry sleeps, so one program's
+            // outage does not hold back the others.
+            let permit = tokio::select! {
+                permit = permits.acquire() => permit.expect("semaphore is never closed"),
+                _ = shutdown.cancelled() => return false,
+            };
             let span = tracing::info_span!("run", program = %job.program, kind = job.kind.as_str(), scheduled_at = %job.scheduled_at);
-            let _ = &span;
-            let result = (self.runner)(job.clone()).await;
+            let result = tracing::Instrument::instrument((self.runner)(job.clone()), span).await;
+            drop(permit);
             let Err(error) = result else { return true };
             let delay = self
                 .retry_delays
@@ -267,10 +273,31 @@ pub fn production(config: Arc<crate::config::Config>, svc: crate::pipeline::Serv
                 .ok_or("program vanished from config")?;
             match job.kind {
                 Kind::Rollup => {
-                    crate::pipeline::deliver_rollup(&svc, program, job.scheduled_at, false)
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| e.to_string())
+                    let delivery =
+                        crate::pipeline::deliver_rollup(&svc, program, job.scheduled_at, false)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                    // The roll-up is out; what failed beside it (the roll-up issue) is
+                    // reported, not retried.
+                    if let crate::pipeline::Delivery::Delivered { warnings, .. } = delivery
+                        && !warnings.is_empty()
+                    {
+                        let period =
+                            crate::schedule::Period::containing(job.scheduled_at, program.timezone)
+                                .to_string();
+                        let next = "The Slack roll-up was delivered; check the GitLab token's api scope and the project.";
+                        let error = warnings.join("; ");
+                        crate::pipeline::alert(
+                            &svc,
+                            config.slack.error_channel.as_deref(),
+                            &job.program,
+                            &period,
+                            &error,
+                            next,
+                        )
+                        .await;
+                    }
+                    Ok(())
                 }
                 Kind::Reminder => {
                     crate::remind::remind(&svc, &config, program, job.scheduled_at, false)

@@ -179,7 +179,8 @@ pub async fn deliver_rollup(
     result
 }
 
-fn count_run(key: &RunKey, outcome: &'static str) {
+/// Counts a finished run in `rolly_runs_total`.
+pub fn count_run(key: &RunKey, outcome: &'static str) {
     metrics::counter!("rolly_runs_total", "program" => key.program.clone(), "kind" => key.kind.as_str(), "outcome" => outcome)
         .increment(1);
 }
@@ -410,12 +411,12 @@ pub async fn alert(
         return;
     };
     // Errors quote GitLab and Slack answers; keep the alert well inside one section.
-    let error = render::mrkdwn::truncate(&render::mrkdwn::escape(error), 1500).text;
+    let quoted = format!(">{}", render::mrkdwn::escape(error).replace('\n', "\n>"));
+    let quoted = render::mrkdwn::truncate(&quoted, 2000).text;
     let text = format!(
-        ":warning: rolly could not deliver the *{}* run for {}:\n>{}\n{}",
+        ":warning: rolly could not deliver the *{}* run for {}:\n{quoted}\n{}",
         render::mrkdwn::escape(program),
         period,
-        error.replace('\n', "\n>"),
         render::mrkdwn::escape(next_step),
     );
     let message = SlackMessage {

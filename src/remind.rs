@@ -55,13 +55,18 @@ pub async fn remind(
     }
     let result = build_and_send(svc, config, program, &key, scheduled_at, dry_run).await;
     if !dry_run {
+        let now = svc.clock.now();
         match &result {
-            Ok(_) => svc
-                .store
-                .record_delivered(&key, svc.clock.now(), None, &[])?,
-            Err(e) => svc
-                .store
-                .record_failed(&key, svc.clock.now(), &e.to_string())?,
+            Ok(_) => {
+                svc.store.record_delivered(&key, now, None, &[])?;
+                pipeline::count_run(&key, "delivered");
+                metrics::gauge!("rolly_last_success_timestamp_seconds", "program" => key.program.clone(), "kind" => "reminder")
+                    .set(now.timestamp() as f64);
+            }
+            Err(e) => {
+                svc.store.record_failed(&key, now, &e.to_string())?;
+                pipeline::count_run(&key, "failed");
+            }
         }
     }
     result
@@ -121,8 +126,16 @@ async fn build_and_send(
     }
     let slack = slack.ok_or(Error::NoSlack)?;
     let mut messages = 0;
+    let oldest = (svc.clock.now() - chrono::Duration::days(7)).timestamp();
     for (to, plan) in &plans {
-        messages += send(slack, program, key, to, plan).await?;
+        match send(slack, program, key, to, plan, oldest).await {
+            Ok(n) => messages += n,
+            // One unreachable person must not fail (and so repeat) everyone's reminder.
+            Err(e) if to.starts_with('@') => {
+                tracing::warn!(user = %to, error = %e, "reminder DM not sent")
+            }
+            Err(e) => return Err(e),
+        }
     }
     Ok(Reminded::Sent {
         messages,
@@ -186,6 +199,7 @@ async fn send(
     key: &RunKey,
     to: &str,
     plan: &[crate::render::SlackMessage],
+    oldest_unix: i64,
 ) -> Result<usize, Error> {
     let fail = |source| Error::Slack {
         channel: to.to_owned(),
@@ -195,14 +209,25 @@ async fn send(
         Some(user) => slack.open_dm(user).await.map_err(fail)?,
         None => to.to_owned(),
     };
+    let tag = |part: usize| MessageTag {
+        event_type: REMINDER_EVENT.into(),
+        program: program.name.clone(),
+        period: key.period.clone(),
+        part: part as u32,
+    };
+    // A retried run finds the reminder an earlier attempt posted instead of repeating it.
+    if !channel.starts_with('#') {
+        match slack.find_posted(&channel, &tag(0), oldest_unix).await {
+            Ok(Some(_)) => return Ok(0),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::debug!(channel = %channel, error = %e, "cannot look for an earlier reminder")
+            }
+        }
+    }
     let mut thread: Option<String> = None;
     for (part, message) in plan.iter().enumerate() {
-        let tag = MessageTag {
-            event_type: REMINDER_EVENT.into(),
-            program: program.name.clone(),
-            period: key.period.clone(),
-            part: part as u32,
-        };
+        let tag = tag(part);
         let posted = slack
             .post(&channel, message, thread.as_deref(), &tag)
             .await
@@ -256,9 +281,17 @@ pub async fn run_cli(
             TokenNeeds::ALL
         },
     )?;
-    let programs = crate::cli::select(&config, names)?;
+    let mut programs = crate::cli::select(&config, names)?;
+    if names.is_empty() {
+        programs.retain(|p| p.reminder_schedule.is_some());
+        if programs.is_empty() {
+            println!(
+                "no program has a reminder_schedule; name one with --program to remind anyway"
+            );
+        }
+    }
     let (store, _lock) = match dry_run {
-        true => (Arc::new(crate::state::Store::in_memory()?), None),
+        true => (Arc::new(crate::cli::read_state(&config)?), None),
         false => {
             let (s, l) = crate::cli::open_state(&config)?;
             (s, Some(l))

@@ -191,6 +191,30 @@ impl Store {
         Self::init(conn, path.into())
     }
 
+    /// Opens an existing database without changing it (no migration, no WAL switch),
+    /// for commands that only read.
+    pub fn open_read_only(path: &Path) -> Result<Self, Error> {
+        let flags =
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(|source| Error::Open {
+            path: path.into(),
+            source,
+        })?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let known = MIGRATIONS.len() as i64;
+        if version != known {
+            return Err(Error::Data(format!(
+                "{} has schema version {version}, this rolly reads {known}; run `rolly once` or `rolly run` to upgrade it",
+                path.display()
+            )));
+        }
+        Ok(Self {
+            conn: Mutex::new(conn),
+            path: path.into(),
+        })
+    }
+
     /// A fresh database in memory, for tests and dry runs.
     pub fn in_memory() -> Result<Self, Error> {
         Self::init(Connection::open_in_memory()?, PathBuf::from(":memory:"))

@@ -99,7 +99,19 @@ fn entry(e: &Entry) -> String {
         Freshness::Fresh | Freshness::NoUpdate => {}
     }
     match &e.section {
-        Section::Text(text) => out.push_str(&defuse(text)),
+        Section::Text(text) => {
+            out.push_str(&defuse(text));
+            // An unclosed code fence would swallow every later entry of the issue.
+            if text
+                .lines()
+                .filter(|l| l.trim_start().starts_with("```"))
+                .count()
+                % 2
+                == 1
+            {
+                out.push_str("\n```");
+            }
+        }
         other => out.push_str(&format!(
             "_No status update: {}._",
             other.missing_reason().unwrap_or_default()
@@ -195,6 +207,16 @@ mod tests {
             defuse("text\n/close\n  /label ~x"),
             "text\n\u{200B}/close\n\u{200B}  /label ~x"
         );
+    }
+
+    #[test]
+    fn an_unclosed_code_fence_in_a_section_does_not_swallow_later_entries() {
+        let mut r = crate::demo::rollup();
+        r.entries[0].section = Section::Text("```\nlog output".into());
+        let md = render(&r);
+        let after_first = md.split("\n---\n").nth(2).unwrap();
+        assert_eq!(md.matches("```").count() % 2, 0, "{md}");
+        assert!(after_first.contains("### P1"), "{after_first}");
     }
 
     #[test]
