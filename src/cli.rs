@@ -511,14 +511,7 @@ async fn once(
     dry_run: bool,
     force: bool,
 ) -> anyhow::Result<()> {
-    let config = load(
-        path,
-        if dry_run {
-            TokenNeeds::GITLAB
-        } else {
-            TokenNeeds::ALL
-        },
-    )?;
+    let config = load(path, TokenNeeds::delivery(dry_run))?;
     let programs = select(&config, names)?;
     if dry_run {
         let svc = services(

@@ -273,14 +273,7 @@ pub async fn run_cli(
     names: &[String],
     dry_run: bool,
 ) -> anyhow::Result<()> {
-    let config = crate::cli::load(
-        path,
-        if dry_run {
-            TokenNeeds::GITLAB
-        } else {
-            TokenNeeds::ALL
-        },
-    )?;
+    let config = crate::cli::load(path, TokenNeeds::delivery(dry_run))?;
     let mut programs = crate::cli::select(&config, names)?;
     if names.is_empty() {
         programs.retain(|p| p.reminder_schedule.is_some());

@@ -39,6 +39,11 @@ impl TokenNeeds {
         gitlab: true,
         slack: true,
     };
+
+    /// What a delivering command needs: GitLab only for a dry run, else both.
+    pub fn delivery(dry_run: bool) -> Self {
+        if dry_run { Self::GITLAB } else { Self::ALL }
+    }
 }
 
 const DEFAULT_GITLAB_URL: &str = "https://gitlab.com";
