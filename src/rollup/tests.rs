@@ -5,7 +5,7 @@ use crate::epic::HealthStatus;
 
 const URL: &str = "https://gitlab.example.com";
 
-fn now() -> DateTime<Utc> {
+pub(crate) fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 23, 8, 0, 0).unwrap() // Monday 00:00 in Los Angeles
 }
 
@@ -16,7 +16,8 @@ fn epic(iid: u32, title: &str) -> Epic {
     )
 }
 
-fn build_with(epics: &[Epic], previous: Option<&[Snapshot]>) -> RollUp {
+/// The roll-up of `epics` for program `crm` on Monday 2026-11-23 in Los Angeles.
+pub(crate) fn build_with(epics: &[Epic], previous: Option<&[Snapshot]>) -> RollUp {
     let rules = Rules::default();
     let ctx = Context {
         program: "crm",

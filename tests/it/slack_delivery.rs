@@ -301,11 +301,10 @@ async fn missing_scope_fails_at_once_naming_the_needed_scope() {
     assert_eq!(slack.requests_sent(), 1);
 }
 
-#[tokio::test]
-async fn a_500_after_the_post_was_recorded_does_not_produce_a_second_post() {
-    let fake = FakeSlack::start().await;
-    fake.fail_next(POST, 1, Fault::ServerErrorAfterEffect);
-    let slack = client(&fake);
+/// Posts through `slack` after `fault` spoiled the answer of a post Slack did store,
+/// and checks the stored post was found by its tag and adopted, not posted again.
+async fn assert_adopted_after(fake: &FakeSlack, slack: &SlackClient, fault: Fault) {
+    fake.fail_next(POST, 1, fault);
 
     let posted = slack
         .post(CHANNEL, &message("roll-up"), None, &crm(0))
@@ -322,7 +321,15 @@ async fn a_500_after_the_post_was_recorded_does_not_produce_a_second_post() {
         }
     );
     assert_eq!(fake.requests_to(POST).await.len(), 1);
-    assert_eq!(fake.requests_to("conversations.history").await.len(), 1);
+    let lookups = fake.requests_to("conversations.history").await;
+    assert_eq!(lookups.len(), 1, "found by lookup");
+}
+
+#[tokio::test]
+async fn a_500_after_the_post_was_recorded_does_not_produce_a_second_post() {
+    let fake = FakeSlack::start().await;
+    let slack = client(&fake);
+    assert_adopted_after(&fake, &slack, Fault::ServerErrorAfterEffect).await;
 }
 
 #[tokio::test]
@@ -368,58 +375,27 @@ async fn a_500_where_nothing_was_recorded_is_retried_and_posts_once() {
 #[tokio::test]
 async fn a_fatal_error_after_the_post_was_recorded_does_not_produce_a_second_post() {
     let fake = FakeSlack::start().await;
-    fake.fail_next(POST, 1, Fault::ErrorAfterEffect("fatal_error".into()));
     let slack = client(&fake);
-
-    let posted = slack
-        .post(CHANNEL, &message("roll-up"), None, &crm(0))
-        .await
-        .unwrap();
-
-    assert_eq!(fake.posts().len(), 1);
-    assert_eq!(posted.ts, fake.posts()[0].ts);
-    assert_eq!(fake.requests_to(POST).await.len(), 1);
-    assert_eq!(
-        fake.requests_to("conversations.history").await.len(),
-        1,
-        "found by lookup"
-    );
+    assert_adopted_after(&fake, &slack, Fault::ErrorAfterEffect("fatal_error".into())).await;
 }
 
 #[tokio::test]
 async fn a_broken_connection_after_the_post_was_recorded_does_not_produce_a_second_post() {
     let fake = FakeSlack::start().await;
-    fake.fail_next(POST, 1, Fault::DisconnectAfterEffect);
     let slack = client(&fake);
-
-    let posted = slack
-        .post(CHANNEL, &message("roll-up"), None, &crm(0))
-        .await
-        .unwrap();
-
-    assert_eq!(fake.posts().len(), 1);
-    assert_eq!(posted.ts, fake.posts()[0].ts);
-    assert_eq!(fake.requests_to(POST).await.len(), 1);
-    let lookups = fake.requests_to("conversations.history").await;
-    assert_eq!(lookups.len(), 1, "found by lookup");
+    assert_adopted_after(&fake, &slack, Fault::DisconnectAfterEffect).await;
 }
 
 #[tokio::test]
 async fn a_timeout_after_the_post_was_recorded_does_not_produce_a_second_post() {
     let fake = FakeSlack::start().await;
-    fake.fail_next(POST, 1, Fault::StallAfterEffect(Duration::from_secs(3)));
     let slack = client(&fake).with_request_timeout(Duration::from_millis(300));
-
-    let posted = slack
-        .post(CHANNEL, &message("roll-up"), None, &crm(0))
-        .await
-        .unwrap();
-
-    assert_eq!(fake.posts().len(), 1);
-    assert_eq!(posted.ts, fake.posts()[0].ts);
-    assert_eq!(fake.requests_to(POST).await.len(), 1);
-    let lookups = fake.requests_to("conversations.history").await;
-    assert_eq!(lookups.len(), 1, "found by lookup");
+    assert_adopted_after(
+        &fake,
+        &slack,
+        Fault::StallAfterEffect(Duration::from_secs(3)),
+    )
+    .await;
 }
 
 #[tokio::test]

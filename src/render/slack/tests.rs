@@ -1,36 +1,15 @@
 use std::collections::HashMap;
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::Duration;
 use proptest::prelude::*;
 use serde_json::Value;
 
 use super::*;
 use crate::epic::{Epic, HealthStatus};
-use crate::extract::Rules;
-use crate::rollup::{self, Context, Snapshot};
-use crate::schedule::Period;
+use crate::rollup;
+use crate::rollup::tests::{build_with as build, now};
 
 const URL: &str = "https://gitlab.example.com";
-
-fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 23, 8, 0, 0).unwrap()
-}
-
-fn build(epics: &[Epic], previous: Option<&[Snapshot]>) -> RollUp {
-    let rules = Rules::default();
-    let ctx = Context {
-        program: "crm",
-        title: "CRM migration",
-        period: Period::containing(now(), chrono_tz::America::Los_Angeles),
-        timezone: chrono_tz::America::Los_Angeles,
-        now: now(),
-        stale_after_days: 7,
-        gitlab_url: URL,
-        rules: &rules,
-        previous,
-    };
-    rollup::build(epics, &ctx)
-}
 
 fn with_section(e: Epic, body: &str) -> Epic {
     e.with_description(
