@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand, ValueEnum};
+use futures::StreamExt as _;
 use secrecy::SecretString;
 
 use crate::clock::{Clock, SystemClock};
@@ -513,88 +514,119 @@ async fn once(
 ) -> anyhow::Result<()> {
     let config = load(path, TokenNeeds::delivery(dry_run))?;
     let programs = select(&config, names)?;
-    if dry_run {
-        let svc = services(
-            &config,
-            Arc::new(read_state(&config)?),
-            Arc::new(SystemClock),
-        )?;
-        let mut failures = 0;
-        for p in programs {
-            match pipeline::build_rollup(&svc, p, svc.clock.now()).await {
-                Ok(r) => {
-                    println!(
-                        "# {} -> {} (dry run: nothing posted)",
-                        p.name, p.slack_channel
-                    );
-                    print!("{}", format_rollup(&r, Format::Text));
-                }
-                Err(e) => {
-                    eprintln!("error: program {}: {e}", p.name);
-                    failures += 1;
+    let (svc, _lock) = if dry_run {
+        let store = Arc::new(read_state(&config)?);
+        (services(&config, store, Arc::new(SystemClock))?, None)
+    } else {
+        let (store, lock) = open_state(&config)?;
+        (services(&config, store, Arc::new(SystemClock))?, Some(lock))
+    };
+    let error_channel = config.slack.error_channel.as_deref();
+    // Programs run side by side, as in the daemon: one group's pages are read in
+    // sequence, so a portfolio of groups would otherwise wait on every page of each.
+    // Reports come out in program order.
+    let mut reports = futures::stream::iter(programs)
+        .map(|p| {
+            let svc = &svc;
+            async move {
+                if dry_run {
+                    dry_run_one(svc, p).await
+                } else {
+                    deliver_one(svc, p, force, error_channel).await
                 }
             }
-        }
-        return if failures > 0 {
-            Err(Failure::Runs(failures).into())
-        } else {
-            Ok(())
-        };
-    }
-    let (store, _lock) = open_state(&config)?;
-    let svc = services(&config, store, Arc::new(SystemClock))?;
+        })
+        .buffered(crate::daemon::MAX_CONCURRENT_PROGRAMS);
     let mut failures = 0;
-    for p in programs {
-        let now = svc.clock.now();
-        match pipeline::deliver_rollup(&svc, p, now, force).await {
-            Ok(Delivery::Delivered {
-                channel,
-                ts,
-                messages,
-                issue_url,
-                warnings,
-            }) => {
-                println!(
-                    "{}: delivered {} ({messages} message(s), channel {channel}, ts {ts})",
-                    p.name,
-                    pipeline::rollup_key(p, now).period
-                );
-                if let Some(url) = issue_url {
-                    println!("{}: roll-up issue {url}", p.name);
-                }
-                for w in &warnings {
-                    eprintln!("error: program {}: {w}", p.name);
-                }
-                failures += usize::from(!warnings.is_empty());
-            }
-            Ok(Delivery::AlreadyDelivered { ts, .. }) => {
-                println!(
-                    "{}: {} was already delivered{}; skipped (use --force to deliver again)",
-                    p.name,
-                    pipeline::rollup_key(p, now).period,
-                    ts.map(|t| format!(" (message {t})")).unwrap_or_default()
-                );
-            }
-            Err(e) => {
-                eprintln!("error: program {}: {e}", p.name);
-                let period = pipeline::rollup_key(p, now).period;
-                let next = format!("Fix the cause, then run `rolly once --program {}`.", p.name);
-                pipeline::alert(
-                    &svc,
-                    config.slack.error_channel.as_deref(),
-                    &p.name,
-                    &period,
-                    &e.to_string(),
-                    &next,
-                )
-                .await;
-                failures += 1;
-            }
-        }
+    while let Some(report) = reports.next().await {
+        print!("{}", report.out);
+        eprint!("{}", report.err);
+        failures += usize::from(report.failed);
     }
     if failures > 0 {
         Err(Failure::Runs(failures).into())
     } else {
         Ok(())
+    }
+}
+
+/// What one program's run of `once` prints.
+#[derive(Default)]
+struct Report {
+    out: String,
+    err: String,
+    failed: bool,
+}
+
+impl Report {
+    fn failure(program: &str, error: impl std::fmt::Display) -> Self {
+        Self {
+            err: format!("error: program {program}: {error}\n"),
+            failed: true,
+            ..Self::default()
+        }
+    }
+}
+
+async fn dry_run_one(svc: &Services, p: &config::Program) -> Report {
+    match pipeline::build_rollup(svc, p, svc.clock.now()).await {
+        Ok(r) => Report {
+            out: format!(
+                "# {} -> {} (dry run: nothing posted)\n{}",
+                p.name,
+                p.slack_channel,
+                format_rollup(&r, Format::Text)
+            ),
+            ..Report::default()
+        },
+        Err(e) => Report::failure(&p.name, e),
+    }
+}
+
+async fn deliver_one(
+    svc: &Services,
+    p: &config::Program,
+    force: bool,
+    error_channel: Option<&str>,
+) -> Report {
+    let now = svc.clock.now();
+    let period = pipeline::rollup_key(p, now).period;
+    match pipeline::deliver_rollup(svc, p, now, force).await {
+        Ok(Delivery::Delivered {
+            channel,
+            ts,
+            messages,
+            issue_url,
+            warnings,
+        }) => {
+            let mut report = Report {
+                out: format!(
+                    "{}: delivered {period} ({messages} message(s), channel {channel}, ts {ts})\n",
+                    p.name
+                ),
+                failed: !warnings.is_empty(),
+                ..Report::default()
+            };
+            if let Some(url) = issue_url {
+                report.out += &format!("{}: roll-up issue {url}\n", p.name);
+            }
+            for w in &warnings {
+                report.err += &format!("error: program {}: {w}\n", p.name);
+            }
+            report
+        }
+        Ok(Delivery::AlreadyDelivered { ts, .. }) => Report {
+            out: format!(
+                "{}: {period} was already delivered{}; skipped (use --force to deliver again)\n",
+                p.name,
+                ts.map(|t| format!(" (message {t})")).unwrap_or_default()
+            ),
+            ..Report::default()
+        },
+        Err(e) => {
+            let next = format!("Fix the cause, then run `rolly once --program {}`.", p.name);
+            pipeline::alert(svc, error_channel, &p.name, &period, &e.to_string(), &next).await;
+            Report::failure(&p.name, e)
+        }
     }
 }

@@ -70,25 +70,56 @@ pub fn status_section(description: Option<&str>, start: &str, end: &str) -> Sect
 /// Byte range `(start, end)` of the first occurrence of `marker` at or after `from`,
 /// comparing without whitespace and letter case.
 fn find_marker(text: &str, marker: &str, from: usize) -> Option<(usize, usize)> {
-    let needle: Vec<char> = squash(marker).map(|(_, c)| c).collect();
-    if needle.is_empty() {
-        return None;
-    }
-    // Squashed haystack: (byte offset of the source char, lowercased char).
-    let hay: Vec<(usize, char)> = squash(&text[from..]).map(|(i, c)| (i + from, c)).collect();
-    let pos = hay
-        .windows(needle.len())
-        .position(|w| w.iter().map(|(_, c)| *c).eq(needle.iter().copied()))?;
-    let first = hay[pos].0;
-    let (last_offset, _) = hay[pos + needle.len() - 1];
-    let last_len = text[last_offset..].chars().next().map_or(1, char::len_utf8);
-    Some((first, last_offset + last_len))
+    let needle: Vec<char> = marker
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .flat_map(char::to_lowercase)
+        .collect();
+    let first = *needle.first()?;
+    // Only places where the marker's first character stands are tried; for the usual
+    // ASCII marker (`<`) they are found byte by byte, which keeps a long description
+    // cheap. ASCII bytes never occur inside a multi-byte character, so every hit is a
+    // character boundary.
+    let candidates: Box<dyn Iterator<Item = usize>> = if first.is_ascii() {
+        let first = first as u8;
+        Box::new(
+            text.as_bytes()[from..]
+                .iter()
+                .enumerate()
+                .filter(move |(_, b)| b.to_ascii_lowercase() == first)
+                .map(|(i, _)| i),
+        )
+    } else {
+        Box::new(
+            text[from..]
+                .char_indices()
+                .filter(move |(_, c)| c.to_lowercase().next() == Some(first))
+                .map(|(i, _)| i),
+        )
+    };
+    candidates
+        .map(|i| i + from)
+        .find_map(|start| match_at(text, start, &needle).map(|end| (start, end)))
 }
 
-fn squash(text: &str) -> impl Iterator<Item = (usize, char)> + '_ {
-    text.char_indices()
-        .filter(|(_, c)| !c.is_whitespace())
-        .flat_map(|(i, c)| c.to_lowercase().map(move |l| (i, l)))
+/// The end of `needle` if it matches `text` from `start`, skipping whitespace and
+/// comparing lowercased characters.
+fn match_at(text: &str, start: usize, needle: &[char]) -> Option<usize> {
+    let mut want = needle.iter().peekable();
+    for (i, c) in text[start..].char_indices() {
+        if c.is_whitespace() {
+            continue;
+        }
+        for lower in c.to_lowercase() {
+            if want.next() != Some(&lower) {
+                return None;
+            }
+        }
+        if want.peek().is_none() {
+            return Some(start + i + c.len_utf8());
+        }
+    }
+    None
 }
 
 /// The value of the first scoped label `<prefix>::<value>`, prefix compared in any
@@ -330,6 +361,24 @@ mod tests {
         let d = "## Status\nGreen\n## End";
         assert_eq!(
             status_section(Some(d), "## Status", "## End"),
+            Section::Text("Green".into())
+        );
+    }
+
+    #[test]
+    fn markers_starting_with_non_ascii_letters_match_in_any_case() {
+        let d = "Intro Ärger.\nÄRGER  BEGINN\nZwei Tage Verzug\närger ende";
+        assert_eq!(
+            status_section(Some(d), "Ärger Beginn", "Ärger Ende"),
+            Section::Text("Zwei Tage Verzug".into())
+        );
+    }
+
+    #[test]
+    fn a_partial_marker_before_the_real_one_is_skipped() {
+        let d = "<!-- Status S -->x<!-- Status Start -->Green<!-- Status End -->";
+        assert_eq!(
+            status_section(Some(d), START, END),
             Section::Text("Green".into())
         );
     }

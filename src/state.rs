@@ -226,6 +226,10 @@ impl Store {
         // WAL keeps readers (history, /readyz) from blocking a run's writes.
         if path.as_os_str() != ":memory:" {
             conn.pragma_update(None, "journal_mode", "WAL")?;
+            // No fsync per commit (one per posted message otherwise): a crash of rolly
+            // loses nothing, and the last commits a power loss may undo are re-learnt
+            // from Slack, which a run checks before posting anything it has no record of.
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
         }
         migrate(&mut conn, &path)?;
         Ok(Self {

@@ -13,6 +13,7 @@ use graphql_client::GraphQLQuery;
 use reqwest::StatusCode;
 use reqwest::header;
 use secrecy::SecretString;
+use serde_json::value::RawValue;
 use url::Url;
 
 use super::error::Error;
@@ -266,18 +267,14 @@ impl GitLabClient {
         let data = retry
             .run(operation, || self.attempt(operation, &body))
             .await?;
-        serde_json::from_value(data).map_err(|e| Error::UnexpectedAnswer {
+        serde_json::from_str(data.get()).map_err(|e| Error::UnexpectedAnswer {
             operation,
             detail: format!("its data does not have the expected shape ({e})"),
         })
     }
 
     /// One HTTP request, logged and measured; returns the answer's `data`.
-    async fn attempt(
-        &self,
-        operation: &'static str,
-        body: &[u8],
-    ) -> Result<serde_json::Value, Error> {
+    async fn attempt(&self, operation: &'static str, body: &[u8]) -> Result<Box<RawValue>, Error> {
         self.inner.requests_sent.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
         let sent = self
@@ -303,7 +300,7 @@ impl GitLabClient {
         &self,
         operation: &'static str,
         response: reqwest::Response,
-    ) -> Result<serde_json::Value, Error> {
+    ) -> Result<Box<RawValue>, Error> {
         let status = response.status();
         if status == StatusCode::TOO_MANY_REQUESTS {
             return Err(Error::RateLimited {

@@ -9,6 +9,7 @@ use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use url::Url;
 
 use super::error::Error;
@@ -51,10 +52,11 @@ pub(super) fn auth_headers(token: &SecretString) -> Result<HeaderMap, Error> {
     Ok(headers)
 }
 
-/// The parts of a GraphQL answer read before its `data` is decoded.
+/// The parts of a GraphQL answer read before its `data` is decoded. `data` stays raw
+/// text until the errors are checked, then is decoded once, straight into its type.
 #[derive(Deserialize)]
 struct Answer {
-    data: Option<serde_json::Value>,
+    data: Option<Box<RawValue>>,
     #[serde(default)]
     errors: Option<Vec<AnswerError>>,
 }
@@ -65,10 +67,7 @@ struct AnswerError {
 }
 
 /// `data` of a 200 answer; GraphQL `errors` win over partial data.
-pub(super) fn parse_answer(
-    operation: &'static str,
-    body: &[u8],
-) -> Result<serde_json::Value, Error> {
+pub(super) fn parse_answer(operation: &'static str, body: &[u8]) -> Result<Box<RawValue>, Error> {
     let answer: Answer = serde_json::from_slice(body).map_err(|e| Error::UnexpectedAnswer {
         operation,
         detail: format!("it is not GraphQL JSON ({e}): {}", excerpt(body)),
@@ -86,7 +85,7 @@ pub(super) fn parse_answer(
         });
     }
     match answer.data {
-        Some(data) if !data.is_null() => Ok(data),
+        Some(data) if data.get() != "null" => Ok(data),
         _ => Err(Error::UnexpectedAnswer {
             operation,
             detail: "it has neither data nor errors".to_owned(),
@@ -156,7 +155,7 @@ pub(super) fn record(
     operation: &'static str,
     status: Option<StatusCode>,
     elapsed: Duration,
-    result: &Result<serde_json::Value, Error>,
+    result: &Result<Box<RawValue>, Error>,
 ) {
     let outcome = match result {
         Ok(_) => "ok",

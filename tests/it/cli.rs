@@ -289,3 +289,57 @@ async fn once_delivers_then_skips_the_same_period_and_force_delivers_again() {
             && !stderr(&failed).contains(crate::helpers::fake_gitlab::TOKEN)
     );
 }
+
+#[tokio::test]
+async fn once_runs_programs_side_by_side_and_reports_them_in_config_order() {
+    let gitlab = FakeGitLab::start().await;
+    let slack = FakeSlack::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut toml = format!(
+        "[gitlab]\nurl = \"{}\"\n[slack]\napi_url = \"{}\"\n[state]\npath = \"{}\"\n",
+        gitlab.url(),
+        slack.api_url(),
+        dir.path().join("state.db").display()
+    );
+    for (name, channel) in [
+        ("alpha", "C0ALPHA001"),
+        ("beta", "C0BETA0001"),
+        ("gamma", "C0GAMMA001"),
+    ] {
+        let group = format!("it/{name}");
+        gitlab.add_group(&group, vec![epic(name).labels(&[LABEL])]);
+        toml += &format!(
+            "[[program]]\nname = \"{name}\"\ngroup = \"{group}\"\nlabels = [\"{LABEL}\"]\nslack_channel = \"{channel}\"\n"
+        );
+    }
+    // The first program's GitLab is slow: run one after another, it would post first.
+    gitlab.slow_group("it/alpha", std::time::Duration::from_millis(800));
+    let path = dir.path().join("rolly.toml");
+    std::fs::write(&path, toml).unwrap();
+    let config = path.to_str().unwrap().to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        rolly(
+            &["once", "--config", &config],
+            &[
+                ("GITLAB_TOKEN", crate::helpers::fake_gitlab::TOKEN),
+                ("SLACK_BOT_TOKEN", fake_slack::TOKEN),
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    let posted: Vec<String> = slack.posts().into_iter().map(|p| p.channel).collect();
+    assert_eq!(posted.len(), 3, "{posted:?}");
+    assert_eq!(
+        posted.last().map(String::as_str),
+        Some("C0ALPHA001"),
+        "the slow program held up the others: {posted:?}"
+    );
+    let lines: Vec<String> = stdout(&out).lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    for (line, name) in lines.iter().zip(["alpha", "beta", "gamma"]) {
+        assert!(line.starts_with(&format!("{name}: delivered")), "{lines:?}");
+    }
+}

@@ -153,6 +153,8 @@ struct World {
     failures: VecDeque<Failure>,
     /// Pages larger than this are refused as too complex, like GitLab's complexity limit.
     max_epics_page: Option<usize>,
+    /// Groups whose epic pages are answered only after a delay.
+    slow_groups: Vec<(String, Duration)>,
     requests: Vec<(String, Value)>,
 }
 
@@ -225,6 +227,11 @@ impl FakeGitLab {
         self.world().max_epics_page = Some(size);
     }
 
+    /// Answers every epic page of `group` only after `delay`.
+    pub fn slow_group(&self, group: &str, delay: Duration) {
+        self.world().slow_groups.push((group.to_owned(), delay));
+    }
+
     /// How many requests reached the fake.
     pub fn request_count(&self) -> usize {
         self.world().requests.len()
@@ -261,10 +268,15 @@ impl Respond for Responder {
             return ResponseTemplate::new(401)
                 .set_body_json(json!({"message": "401 Unauthorized"}));
         }
+        let slow = world
+            .slow_groups
+            .iter()
+            .find(|(group, _)| operation == "EpicsPage" && variables["group"] == group.as_str())
+            .map(|(_, delay)| *delay);
         let delay = match world.failures.pop_front() {
             Some(Failure::Delay(delay)) => Some(delay),
             Some(failure) => return failure_response(failure),
-            None => None,
+            None => slow,
         };
         let answer = answer(&mut world, &operation, &variables);
         let response = ResponseTemplate::new(200).set_body_json(answer);
@@ -405,7 +417,8 @@ fn paginate<'a, T>(items: &'a [T], first: usize, cursor: &Value) -> (&'a [T], Va
     (&items[start..end], info)
 }
 
-fn epic_json(e: &FakeEpic, base: &str) -> Value {
+/// `e` as GitLab's work item JSON in an `EpicsPage` answer; links start with `base`.
+pub fn epic_json(e: &FakeEpic, base: &str) -> Value {
     let assignees: Vec<Value> = e
         .assignees
         .iter()

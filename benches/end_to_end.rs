@@ -1,0 +1,580 @@
+//! End-to-end benchmark: the real `rolly` binary delivers roll-ups from a synthetic
+//! GitLab (P epics with child issues, every answer delayed by a configurable latency)
+//! to a local Slack, and an idle daemon is weighed.
+//!
+//! For each scenario it reports GitLab requests, Slack requests, the time until the
+//! first post (the roll-up is fetched and built), wall time and peak memory, beside
+//! their floors:
+//! - GitLab requests: ceil(epics / 100) per program, since a page holds 100 epics;
+//! - wall time: the pages that must be read one after another, times the latency.
+//!   A group's pages follow a cursor, so they are sequential; programs run side by
+//!   side, [`MAX_CONCURRENT_PROGRAMS`] at a time.
+//!
+//! ```text
+//! cargo bench --bench end_to_end -- --latency-ms 20 --sizes 100,1000,5000 --repeats 5
+//! ```
+//!
+//! Prints a Markdown table (the one in BENCHMARKS.md). Linux only: peak memory is
+//! `ru_maxrss` from `wait4`, taken by a small helper process (this binary, started
+//! with `measure`) because a child started straight from this large process would
+//! inherit its high-water mark; idle memory is read from `/proc`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use clap::Parser;
+use rolly::daemon::MAX_CONCURRENT_PROGRAMS;
+use serde_json::{Value, json};
+
+// The integration tests' stand-ins, used here as the synthetic services.
+#[allow(dead_code)]
+#[path = "../tests/it/helpers/fake_gitlab.rs"]
+mod fake_gitlab;
+#[allow(dead_code)]
+#[path = "../tests/it/helpers/fake_slack.rs"]
+mod fake_slack;
+
+use fake_gitlab::{FakeEpic, epic, epic_json};
+use fake_slack::FakeSlack;
+
+/// GitLab's page size, which rolly asks for.
+const PAGE: usize = 100;
+/// First argument that makes this binary the measuring helper.
+const MEASURE: &str = "measure";
+
+#[derive(Debug, Parser)]
+#[command(about = "End-to-end benchmark of rolly against local GitLab and Slack stand-ins")]
+struct Args {
+    /// Latency added to every GitLab answer, in milliseconds.
+    #[arg(long, default_value_t = 20)]
+    latency_ms: u64,
+    /// Portfolio sizes (epics), comma separated.
+    #[arg(long, value_delimiter = ',', default_value = "100,1000,5000")]
+    sizes: Vec<usize>,
+    /// Runs per scenario; the median wall time and the largest peak memory are reported.
+    #[arg(long, default_value_t = 5)]
+    repeats: usize,
+    /// The largest size is also measured split over this many programs (groups).
+    #[arg(long, default_value_t = 10)]
+    programs: usize,
+    /// How long the idle daemon runs before it is weighed, in seconds.
+    #[arg(long, default_value_t = 3)]
+    idle_secs: u64,
+    /// Passed by `cargo bench`; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+/// One roll-up run to measure: `epics` spread evenly over `programs` groups.
+#[derive(Debug, Clone, Copy)]
+struct Scenario {
+    epics: usize,
+    programs: usize,
+}
+
+impl Scenario {
+    fn per_program(self) -> usize {
+        self.epics.div_ceil(self.programs)
+    }
+
+    /// Pages one program reads; a group with no epics still costs one request.
+    fn pages_per_program(self) -> usize {
+        self.per_program().div_ceil(PAGE).max(1)
+    }
+
+    fn gitlab_floor(self) -> usize {
+        self.programs * self.pages_per_program()
+    }
+
+    fn wall_floor(self, latency: Duration) -> Duration {
+        let waves = self.programs.div_ceil(MAX_CONCURRENT_PROGRAMS);
+        latency * (waves * self.pages_per_program()) as u32
+    }
+}
+
+/// What one run of `rolly once` cost.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    /// From start until the first message reached Slack: fetched, built, claimed.
+    first_post: Duration,
+    wall: Duration,
+    gitlab_requests: usize,
+    slack_requests: usize,
+    slack_posts: usize,
+    peak_rss_kib: u64,
+}
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some(MEASURE) {
+        return measure_helper(&argv[2..]);
+    }
+    let args = Args::parse();
+    tokio::runtime::Runtime::new()
+        .expect("tokio runtime")
+        .block_on(run(args));
+    ExitCode::SUCCESS
+}
+
+async fn run(args: Args) {
+    let latency = Duration::from_millis(args.latency_ms);
+    let mut scenarios: Vec<Scenario> = args
+        .sizes
+        .iter()
+        .map(|&epics| Scenario { epics, programs: 1 })
+        .collect();
+    if let Some(&largest) = args.sizes.iter().max()
+        && args.programs > 1
+    {
+        scenarios.push(Scenario {
+            epics: largest,
+            programs: args.programs,
+        });
+    }
+
+    println!("{}", machine());
+    println!(
+        "GitLab latency {} ms per request; {} run(s) per row, median wall time, largest peak RSS.\n",
+        args.latency_ms, args.repeats
+    );
+    println!(
+        "| epics | programs | GitLab requests (floor, ×) | first post ms (floor, ×) | wall time ms (floor, ×) | Slack requests (posts) | peak RSS MiB |"
+    );
+    println!("|---:|---:|---|---|---|---|---:|");
+    for scenario in scenarios {
+        let mut runs = Vec::new();
+        for _ in 0..args.repeats.max(1) {
+            runs.push(measure(scenario, latency).await);
+        }
+        report(scenario, latency, &runs);
+    }
+    let idle = idle_daemon(Duration::from_secs(args.idle_secs)).await;
+    println!(
+        "\nIdle daemon (one program, HTTP endpoint on, after {} s): RSS {:.1} MiB, peak {:.1} MiB.",
+        args.idle_secs,
+        mib(idle.0),
+        mib(idle.1)
+    );
+}
+
+fn report(s: Scenario, latency: Duration, runs: &[Run]) {
+    let median = |of: fn(&Run) -> Duration| {
+        let mut all: Vec<Duration> = runs.iter().map(of).collect();
+        all.sort();
+        all[all.len() / 2]
+    };
+    let first_post = median(|r| r.first_post);
+    let wall = median(|r| r.wall);
+    let last = runs[runs.len() - 1];
+    let peak = runs.iter().map(|r| r.peak_rss_kib).max().unwrap_or(0);
+    let gitlab_floor = s.gitlab_floor();
+    let floor = s.wall_floor(latency);
+    println!(
+        "| {} | {} | {} ({}, {:.2}) | {} | {} | {} ({}) | {:.1} |",
+        s.epics,
+        s.programs,
+        last.gitlab_requests,
+        gitlab_floor,
+        last.gitlab_requests as f64 / gitlab_floor as f64,
+        against(first_post, floor),
+        against(wall, floor),
+        last.slack_requests,
+        last.slack_posts,
+        mib(peak),
+    );
+}
+
+/// `measured (floor, measured/floor)` in milliseconds.
+fn against(measured: Duration, floor: Duration) -> String {
+    format!(
+        "{:.0} ({:.0}, {})",
+        measured.as_secs_f64() * 1e3,
+        floor.as_secs_f64() * 1e3,
+        ratio(measured, floor)
+    )
+}
+
+fn ratio(measured: Duration, floor: Duration) -> String {
+    if floor.is_zero() {
+        "-".to_owned()
+    } else {
+        format!("{:.2}", measured.as_secs_f64() / floor.as_secs_f64())
+    }
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+/// One `rolly once` against fresh stand-ins and a fresh state file.
+async fn measure(s: Scenario, latency: Duration) -> Run {
+    let groups: Vec<(String, Vec<FakeEpic>)> = (0..s.programs)
+        .map(|k| (format!("bench/group-{k}"), portfolio(s.per_program(), k)))
+        .collect();
+    let programs: String = groups
+        .iter()
+        .enumerate()
+        .map(|(k, (group, _))| program_toml(k, group))
+        .collect();
+    let gitlab = SyntheticGitLab::start(groups, latency).await;
+    let slack = FakeSlack::start().await;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let config = write_config(dir.path(), &gitlab.url, &slack, &programs, "");
+
+    let started = Instant::now();
+    let mut helper = Command::new(std::env::current_exe().expect("own path"));
+    helper.arg(MEASURE).arg(env!("CARGO_BIN_EXE_rolly"));
+    let output = tokio::task::spawn_blocking(move || {
+        rolly(helper, &config, dir.path(), &["once"])
+            .stdout(Stdio::piped())
+            .output()
+            .map(|out| (out, dir))
+    })
+    .await
+    .expect("waiting for rolly")
+    .expect("starting the measuring helper");
+    let wall = started.elapsed();
+    let (output, dir) = output;
+    let answer = String::from_utf8_lossy(&output.stdout);
+    let peak_rss_kib = answer.trim().parse().unwrap_or(0);
+    if !output.status.success() {
+        fail(dir.path(), "rolly once failed");
+    }
+    let posts = slack.posts();
+    let first = posts.iter().map(|p| p.received).min().unwrap_or(started);
+    Run {
+        first_post: first.duration_since(started),
+        wall,
+        gitlab_requests: gitlab.requests.load(Ordering::Relaxed),
+        slack_requests: slack.request_count().await,
+        slack_posts: posts.len(),
+        peak_rss_kib,
+    }
+}
+
+/// The helper: runs the command in `argv`, prints its peak RSS in KiB and exits with
+/// its exit code. Started fresh, its own high-water mark is small.
+fn measure_helper(argv: &[String]) -> ExitCode {
+    let child = Command::new(&argv[0])
+        .args(&argv[1..])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("starting rolly");
+    let (code, peak_rss_kib) = wait(child);
+    println!("{peak_rss_kib}");
+    ExitCode::from(code)
+}
+
+/// A synthetic GitLab: every page of every group serialised in advance and answered
+/// after `latency`, so what is measured is rolly, not the stand-in.
+struct SyntheticGitLab {
+    url: url::Url,
+    requests: Arc<AtomicUsize>,
+}
+
+struct Pages {
+    /// (group, cursor) -> the `EpicsPage` answer.
+    answers: HashMap<(String, Option<String>), Bytes>,
+    latency: Duration,
+    requests: Arc<AtomicUsize>,
+}
+
+impl SyntheticGitLab {
+    async fn start(groups: Vec<(String, Vec<FakeEpic>)>, latency: Duration) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binding the synthetic GitLab");
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        let mut answers = HashMap::new();
+        for (group, epics) in groups {
+            let pages: Vec<&[FakeEpic]> = if epics.is_empty() {
+                vec![&[]]
+            } else {
+                epics.chunks(PAGE).collect()
+            };
+            for (i, page) in pages.iter().enumerate() {
+                let more = i + 1 < pages.len();
+                let nodes: Vec<Value> = page
+                    .iter()
+                    .enumerate()
+                    .map(|(j, e)| {
+                        let mut e = e.clone();
+                        e.iid = (i * PAGE + j + 1) as u32;
+                        e.group.clone_from(&group);
+                        epic_json(&e, &base)
+                    })
+                    .collect();
+                let answer = json!({"data": {"group": {"workItems": {
+                    "pageInfo": {"hasNextPage": more, "endCursor": more.then(|| cursor(i + 1))},
+                    "nodes": nodes,
+                }}}});
+                let key = (group.clone(), (i > 0).then(|| cursor(i)));
+                answers.insert(key, Bytes::from(answer.to_string()));
+            }
+        }
+        let requests = Arc::new(AtomicUsize::new(0));
+        let pages = Arc::new(Pages {
+            answers,
+            latency,
+            requests: requests.clone(),
+        });
+        let app = axum::Router::new()
+            .route("/api/graphql", axum::routing::post(answer))
+            .with_state(pages);
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self {
+            url: base.parse().expect("a URL"),
+            requests,
+        }
+    }
+}
+
+fn cursor(page: usize) -> String {
+    format!("page-{page}")
+}
+
+async fn answer(State(pages): State<Arc<Pages>>, body: Bytes) -> Response {
+    pages.requests.fetch_add(1, Ordering::Relaxed);
+    tokio::time::sleep(pages.latency).await;
+    let body: Value = serde_json::from_slice(&body).unwrap_or_default();
+    let variables = &body["variables"];
+    let key = (
+        variables["group"].as_str().unwrap_or_default().to_owned(),
+        variables["cursor"].as_str().map(str::to_owned),
+    );
+    match pages.answers.get(&key) {
+        Some(answer) => {
+            ([(header::CONTENT_TYPE, "application/json")], answer.clone()).into_response()
+        }
+        None => (StatusCode::BAD_REQUEST, format!("no page for {key:?}")).into_response(),
+    }
+}
+
+/// Starts `rolly run` with one program that is not due, waits until it is ready, lets
+/// it idle and returns its (RSS, peak RSS) in KiB.
+async fn idle_daemon(idle: Duration) -> (u64, u64) {
+    let group = "bench/group-0".to_owned();
+    let gitlab =
+        SyntheticGitLab::start(vec![(group.clone(), portfolio(10, 0))], Duration::ZERO).await;
+    let slack = FakeSlack::start().await;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let port = free_port();
+    let server = format!("[server]\nlisten = \"127.0.0.1:{port}\"\n");
+    let config = write_config(
+        dir.path(),
+        &gitlab.url,
+        &slack,
+        &program_toml(0, &group),
+        &server,
+    );
+    let mut child = rolly(
+        Command::new(env!("CARGO_BIN_EXE_rolly")),
+        &config,
+        dir.path(),
+        &["run"],
+    )
+    .stdout(Stdio::null())
+    .spawn()
+    .expect("starting rolly run");
+    let ready = format!("http://127.0.0.1:{port}/readyz");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !reqwest::get(&ready)
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        if Instant::now() > deadline {
+            fail(dir.path(), "the daemon did not become ready");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(idle).await;
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id()))
+        .expect("reading the daemon's /proc status");
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let sizes = (field("VmRSS:"), field("VmHWM:"));
+    // SAFETY: signalling our own child, which has not been reaped yet.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .expect("waiting for the daemon");
+    if !status.is_ok_and(|s| s.success()) {
+        fail(dir.path(), "the daemon did not stop cleanly on SIGTERM");
+    }
+    sizes
+}
+
+/// `count` epics of group `k` as a PMO keeps them: scoped priority and status labels,
+/// health, owners, dates, child issues and a status section of a few paragraphs inside
+/// a longer description. Some sections are stale, some epics overdue.
+fn portfolio(count: usize, k: usize) -> Vec<FakeEpic> {
+    const PRIORITIES: [&str; 4] = ["p1", "p2", "p3", "p4"];
+    const PHASES: [&str; 5] = ["discovery", "planning", "build", "test", "rollout"];
+    const HEALTH: [Option<&str>; 4] = [
+        Some("onTrack"),
+        Some("needsAttention"),
+        Some("atRisk"),
+        None,
+    ];
+    (0..count)
+        .map(|i| {
+            let id = k * count + i;
+            let labels = [
+                "it-proj::bench".to_owned(),
+                format!("it-priority::{}", PRIORITIES[id % 4]),
+                format!("it-status::{}", PHASES[id % 5]),
+                "department::finance".to_owned(),
+            ];
+            let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+            let mut e = epic(&format!(
+                "Project {id}: migrate ledger service {id} to the new platform"
+            ))
+            .labels(&labels)
+            .description(&description(id))
+            .created_at("2026-01-05T09:00:00Z")
+            .updated_at("2026-11-20T16:00:00Z")
+            .last_edited_at(if id.is_multiple_of(7) {
+                "2026-10-30T16:00:00Z"
+            } else {
+                "2026-11-20T16:00:00Z"
+            })
+            .dates(
+                "2026-02-01",
+                if id.is_multiple_of(9) {
+                    "2026-11-01"
+                } else {
+                    "2027-03-31"
+                },
+            )
+            .assignee(&format!("lead{id}"), &format!("Lead {id}"), None)
+            .child_issues((id % 13) as u32, (id % 29) as u32);
+            if let Some(h) = HEALTH[id % 4] {
+                e = e.health(h);
+            }
+            e
+        })
+        .collect()
+}
+
+fn description(id: usize) -> String {
+    format!(
+        "## Summary\n\nMove ledger service {id} off the old platform so finance can close \
+         the books on the new one. See the [charter](https://docs.example.com/charter/{id}).\n\n\
+         ## Scope\n\n- Data migration of 40 tables\n- Reports and dashboards\n- Decommissioning\n\n\
+         <!-- Status Start -->\n\
+         ### Status 2026-11-20\n\n\
+         **Progress:** cut-over rehearsal {id} finished; 38 of 40 tables migrated and \
+         reconciled. Reports are in user acceptance testing with @finance-team.\n\n\
+         - [x] Rehearse the cut-over (see #{a} and &{id})\n\
+         - [x] Reconcile balances for Q3\n\
+         - [ ] Sign-off from the controller, due `2026-11-27`\n\
+         - [ ] Freeze window agreed with [operations](https://wiki.example.com/ops/{id})\n\n\
+         > **Risk:** the vendor's export API limits us to 1,000 rows a minute; \
+         a workaround is in review in !{b}.\n\n\
+         | milestone | date | state |\n|---|---|---|\n| rehearsal | 2026-11-13 | done |\n\
+         | go-live | 2026-12-07 | planned |\n\
+         <!-- Status End -->\n\n\
+         ## Links\n\n- Runbook: https://wiki.example.com/runbooks/{id}\n- Budget: finance-{id}\n",
+        a = id * 3 + 1,
+        b = id * 5 + 2,
+    )
+}
+
+fn program_toml(k: usize, group: &str) -> String {
+    format!(
+        "[[program]]\nname = \"program-{k}\"\ntitle = \"Program {k}\"\ngroup = \"{group}\"\n\
+         labels = [\"IT-Proj::Bench\"]\nslack_channel = \"C0BENCH{k:04}\"\n\
+         schedule = \"0 9 1 1 *\"\n\n"
+    )
+}
+
+fn write_config(
+    dir: &Path,
+    gitlab: &url::Url,
+    slack: &FakeSlack,
+    programs: &str,
+    extra: &str,
+) -> PathBuf {
+    let path = dir.join("rolly.toml");
+    let toml = format!(
+        "[gitlab]\nurl = \"{}\"\n[slack]\napi_url = \"{}\"\n[state]\npath = \"{}\"\n{extra}\n{programs}",
+        gitlab,
+        slack.api_url(),
+        dir.join("rolly.db").display(),
+    );
+    std::fs::write(&path, toml).expect("writing the config");
+    path
+}
+
+/// `command` (the release `rolly` binary, or the helper in front of it) set up to run
+/// `verb` with the stand-ins' tokens; stderr goes to a file in `dir`.
+fn rolly(mut command: Command, config: &Path, dir: &Path, verb: &[&str]) -> Command {
+    let log = std::fs::File::create(dir.join("stderr.log")).expect("creating the log file");
+    command
+        .arg("--config")
+        .arg(config)
+        .args(["--log-level", "warn"])
+        .args(verb)
+        .env("GITLAB_TOKEN", fake_gitlab::TOKEN)
+        .env("SLACK_BOT_TOKEN", fake_slack::TOKEN)
+        .stderr(log);
+    command
+}
+
+/// Waits for `child`; returns its exit code (1 if killed) and its peak RSS in KiB.
+fn wait(child: Child) -> (u8, u64) {
+    let mut status = 0;
+    // SAFETY: rusage is plain data, for which all zeroes is a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = child.id() as libc::pid_t;
+    // SAFETY: waits for our own child, which nothing else reaps; the pointers are valid.
+    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(
+        reaped,
+        pid,
+        "wait4 failed: {}",
+        std::io::Error::last_os_error()
+    );
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status) as u8
+    } else {
+        1
+    };
+    // Linux reports ru_maxrss in KiB.
+    (code, usage.ru_maxrss as u64)
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binding a local port");
+    listener.local_addr().expect("local address").port()
+}
+
+fn fail(dir: &Path, what: &str) -> ! {
+    let log = std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default();
+    panic!("{what}; its stderr:\n{log}");
+}
+
+/// The machine the figures come from.
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned())
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    format!("Machine: {model}, {cores} core(s) available.")
+}
