@@ -12,6 +12,10 @@ use rolly::render::{self, mrkdwn};
 use rolly::rollup::{self, Context};
 use rolly::schedule::Period;
 
+// As in the `rolly` binary.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const URL: &str = "https://gitlab.example.com";
 const SIZES: [usize; 3] = [100, 1_000, 5_000];
 

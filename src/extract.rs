@@ -56,12 +56,11 @@ pub fn status_section(description: Option<&str>, start: &str, end: &str) -> Sect
     let Some((body_end, _)) = find_marker(description, end, body_start) else {
         return Section::Unterminated;
     };
-    let body = description[body_start..body_end]
-        .replace("\r\n", "\n")
-        .replace('\r', "\n");
-    let body = body.trim();
+    let body = description[body_start..body_end].trim();
     if body.is_empty() {
         Section::Empty
+    } else if body.contains('\r') {
+        Section::Text(body.replace("\r\n", "\n").replace('\r', "\n"))
     } else {
         Section::Text(body.to_owned())
     }
@@ -76,23 +75,20 @@ fn find_marker(text: &str, marker: &str, from: usize) -> Option<(usize, usize)> 
         .flat_map(char::to_lowercase)
         .collect();
     let first = *needle.first()?;
+    let hay = &text[from..];
     // Only places where the marker's first character stands are tried; for the usual
-    // ASCII marker (`<`) they are found byte by byte, which keeps a long description
-    // cheap. ASCII bytes never occur inside a multi-byte character, so every hit is a
-    // character boundary.
+    // ASCII marker (`<`) memchr finds them. ASCII bytes never occur inside a multi-byte
+    // character, so every hit is a character boundary.
     let candidates: Box<dyn Iterator<Item = usize>> = if first.is_ascii() {
         let first = first as u8;
-        Box::new(
-            text.as_bytes()[from..]
-                .iter()
-                .enumerate()
-                .filter(move |(_, b)| b.to_ascii_lowercase() == first)
-                .map(|(i, _)| i),
-        )
+        Box::new(memchr::memchr2_iter(
+            first,
+            first.to_ascii_uppercase(),
+            hay.as_bytes(),
+        ))
     } else {
         Box::new(
-            text[from..]
-                .char_indices()
+            hay.char_indices()
                 .filter(move |(_, c)| c.to_lowercase().next() == Some(first))
                 .map(|(i, _)| i),
         )
@@ -125,13 +121,20 @@ fn match_at(text: &str, start: usize, needle: &[char]) -> Option<usize> {
 /// The value of the first scoped label `<prefix>::<value>`, prefix compared in any
 /// letter case, value returned as written.
 pub fn scoped_value<'a>(labels: &'a [String], prefix: &str) -> Option<&'a str> {
-    let prefix = prefix.trim().to_lowercase();
+    let prefix = prefix.trim();
     labels.iter().find_map(|label| {
         let (key, value) = label.rsplit_once("::")?;
-        (key.trim().to_lowercase() == prefix)
+        eq_ignoring_case(key.trim(), prefix)
             .then(|| value.trim())
             .filter(|v| !v.is_empty())
     })
+}
+
+/// Whether `a` and `b` are equal once lowercased (without allocating).
+fn eq_ignoring_case(a: &str, b: &str) -> bool {
+    a.chars()
+        .flat_map(char::to_lowercase)
+        .eq(b.chars().flat_map(char::to_lowercase))
 }
 
 /// Urgency from the priority label; lower levels are more urgent.

@@ -189,13 +189,7 @@ pub fn build(epics: &[Epic], ctx: &Context<'_>) -> RollUp {
             )
         })
         .collect();
-    entries.sort_by(|a, b| {
-        (&a.priority, a.health, a.title.to_lowercase()).cmp(&(
-            &b.priority,
-            b.health,
-            b.title.to_lowercase(),
-        ))
-    });
+    entries.sort_by_cached_key(|e| (e.priority.clone(), e.health, e.title.to_lowercase()));
     let present: std::collections::HashSet<&str> = epics.iter().map(|e| e.id.as_str()).collect();
     let mut departed: Vec<Departed> = ctx
         .previous
@@ -207,7 +201,7 @@ pub fn build(epics: &[Epic], ctx: &Context<'_>) -> RollUp {
             web_url: s.web_url.clone(),
         })
         .collect();
-    departed.sort_by_key(|d| d.title.to_lowercase());
+    departed.sort_by_cached_key(|d| d.title.to_lowercase());
     RollUp {
         program: ctx.program.to_owned(),
         title: ctx.title.to_owned(),

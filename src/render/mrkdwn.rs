@@ -6,6 +6,8 @@
 //! It also owns [`truncate`], which cuts mrkdwn without breaking a link, an escape or a
 //! code block. Everything here is pure: no I/O, no clock.
 
+use std::fmt::Write as _;
+
 use pulldown_cmark::{Alignment, Event, LinkType, Options, Parser, Tag, TagEnd};
 
 /// Where GitLab references in a text point to.
@@ -48,15 +50,25 @@ const LABEL_PIPE: char = '∣';
 /// This is what makes `<!channel>` or `<@U123>` in GitLab text harmless in Slack.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            c => out.push(c),
-        }
-    }
+    escape_into(text, &mut out);
     out
+}
+
+/// [`escape`], appending to `out`.
+fn escape_into(text: &str, out: &mut String) {
+    let mut plain = 0;
+    for (i, b) in text.bytes().enumerate() {
+        let entity = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            _ => continue,
+        };
+        out.push_str(&text[plain..i]);
+        out.push_str(entity);
+        plain = i + 1;
+    }
+    out.push_str(&text[plain..]);
 }
 
 /// A Slack link `<url|label>`; the label is escaped, and `|` / `>` in it cannot end it
@@ -67,65 +79,91 @@ pub fn escape(text: &str) -> String {
 /// url when the label is empty): a link is the one place a `<` reaches Slack, so this
 /// function refuses to build `<!here>`-like syntax whatever it is given.
 pub fn link(url: &str, label: &str) -> String {
-    let url = url.trim();
-    let label = label.trim();
-    let Some(safe) = safe_url(url) else {
-        return escape(if label.is_empty() { url } else { label });
-    };
-    if label.is_empty() || label == url {
-        format!("<{safe}>")
-    } else {
-        format!("<{safe}|{}>", escape_label(label))
-    }
+    let mut out = String::with_capacity(url.len() + label.len() + 4);
+    push_link(url, label, &mut out);
+    out
 }
 
-/// The url as it may appear inside `<...>`, or `None` when its scheme is not allowed.
-fn safe_url(url: &str) -> Option<String> {
+/// [`link`], appending to `out`.
+fn push_link(url: &str, label: &str, out: &mut String) {
+    let url = url.trim();
+    let label = label.trim();
+    let Some(rest) = allowed_rest(url) else {
+        return escape_into(if label.is_empty() { url } else { label }, out);
+    };
+    out.push('<');
+    push_safe_url(url, rest, out);
+    if !(label.is_empty() || label == url) {
+        out.push('|');
+        push_label(label, out);
+    }
+    out.push('>');
+}
+
+/// What follows the scheme's `:`, or `None` when the scheme is not allowed (or an
+/// http(s) URL has no `//host`).
+fn allowed_rest(url: &str) -> Option<&str> {
     let (scheme, rest) = url.split_once(':')?;
-    let scheme = scheme.to_ascii_lowercase();
-    let web = scheme == "http" || scheme == "https";
-    let valid_rest = if web {
+    let allowed = LINK_SCHEMES
+        .iter()
+        .find(|s| s.eq_ignore_ascii_case(scheme))?;
+    let valid = if allowed.starts_with("http") {
         rest.len() > 2 && rest.starts_with("//")
     } else {
         !rest.is_empty()
     };
-    if !LINK_SCHEMES.contains(&scheme.as_str()) || !valid_rest {
-        return None;
+    valid.then_some(rest)
+}
+
+/// The url as it may appear inside `<...>`: the scheme lower-cased, so every link
+/// starts with `<http` or `<mailto:`; `&`, `<`, `>`, `|`, whitespace and control
+/// characters made harmless.
+fn push_safe_url(url: &str, rest: &str, out: &mut String) {
+    out.extend(
+        url[..url.len() - rest.len()]
+            .chars()
+            .map(|c| c.to_ascii_lowercase()),
+    );
+    // Most URLs need nothing replaced.
+    if rest
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && !matches!(b, b'&' | b'<' | b'>' | b'|'))
+    {
+        out.push_str(rest);
+        return;
     }
-    // The scheme is lower-cased so every link starts with `<http` or `<mailto:`.
-    let mut out = scheme;
-    out.push(':');
     for c in rest.chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("%3C"),
             '>' => out.push_str("%3E"),
             '|' => out.push_str("%7C"),
-            c if c.is_whitespace() || c.is_control() => percent_encode(c, &mut out),
+            c if c.is_whitespace() || c.is_control() => percent_encode(c, out),
             c => out.push(c),
         }
     }
-    Some(out)
 }
 
 /// Appends `c` as `%XX` bytes of its UTF-8 encoding.
 fn percent_encode(c: char, out: &mut String) {
     let mut buf = [0u8; 4];
     for byte in c.encode_utf8(&mut buf).bytes() {
-        out.push_str(&format!("%{byte:02X}"));
+        let _ = write!(out, "%{byte:02X}");
     }
 }
 
-/// Escapes a link label and removes what would end the label or the link early.
-fn escape_label(label: &str) -> String {
-    escape(label)
-        .chars()
-        .map(|c| match c {
-            '|' => LABEL_PIPE,
-            c if c.is_control() => ' ',
-            c => c,
-        })
-        .collect()
+/// Appends a link label escaped, without what would end the label or the link early.
+fn push_label(label: &str, out: &mut String) {
+    for c in label.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '|' => out.push(LABEL_PIPE),
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
 }
 
 /// GitLab-flavoured markdown -> Slack mrkdwn, every piece of text escaped.
@@ -370,13 +408,18 @@ impl<'a> Renderer<'a> {
         if mrkdwn.is_empty() {
             return;
         }
+        self.begin_inline();
+        self.out.push_str(mrkdwn);
+    }
+
+    /// Prepares `out` for inline content that follows at once: the pending break, the
+    /// line prefix and the pending style markers.
+    fn begin_inline(&mut self) {
         self.flush_break();
         if self.at_line_start {
-            let prefix = self.line_prefix();
-            self.out.push_str(&prefix);
+            self.push_line_prefix();
         }
         self.out.extend(self.pending_open.drain(..));
-        self.out.push_str(mrkdwn);
         self.at_line_start = false;
     }
 
@@ -387,8 +430,7 @@ impl<'a> Renderer<'a> {
             return;
         }
         if self.at_line_start {
-            let prefix = self.bare_prefix();
-            self.out.push_str(&prefix);
+            push_bare_prefix(&self.containers, &mut self.out);
         }
         self.out.push('\n');
         self.at_line_start = true;
@@ -399,7 +441,8 @@ impl<'a> Renderer<'a> {
     fn request(&mut self, brk: Break) {
         self.brk = self.brk.max(brk);
         if brk == Break::Blank {
-            self.blank_prefix = self.bare_prefix();
+            self.blank_prefix.clear();
+            push_bare_prefix(&self.containers, &mut self.blank_prefix);
         }
     }
 
@@ -423,40 +466,26 @@ impl<'a> Renderer<'a> {
         self.at_line_start = true;
     }
 
-    /// The prefix of a new content line; uses up pending list markers.
-    fn line_prefix(&mut self) -> String {
-        let mut prefix = String::new();
+    /// Writes the prefix of a new content line; uses up pending list markers.
+    fn push_line_prefix(&mut self) {
         for container in &mut self.containers {
             match container {
-                Container::Quote => prefix.push_str("> "),
+                Container::Quote => self.out.push_str("> "),
                 Container::Item {
                     marker,
                     marker_pending,
                     indent,
                 } => {
                     if *marker_pending {
-                        prefix.push_str(marker);
-                        prefix.push(' ');
+                        self.out.push_str(marker);
+                        self.out.push(' ');
                         *marker_pending = false;
                     } else {
-                        prefix.push_str(&" ".repeat(*indent));
+                        push_spaces(&mut self.out, *indent);
                     }
                 }
             }
         }
-        prefix
-    }
-
-    /// The prefix of a line without content: quotes only, no trailing whitespace.
-    fn bare_prefix(&self) -> String {
-        let mut prefix = String::new();
-        for container in &self.containers {
-            match container {
-                Container::Quote => prefix.push_str("> "),
-                Container::Item { indent, .. } => prefix.push_str(&" ".repeat(*indent)),
-            }
-        }
-        prefix.trim_end().to_string()
     }
 
     /// Whether inline output currently goes into a link label or a table cell.
@@ -505,8 +534,10 @@ impl<'a> Renderer<'a> {
             } else {
                 line
             };
-            let mrkdwn = linkify(line, &self.refs);
-            self.write(&mrkdwn);
+            if !line.is_empty() {
+                self.begin_inline();
+                linkify_into(line, &self.refs, &mut self.out);
+            }
         }
     }
 
@@ -637,8 +668,10 @@ impl<'a> Renderer<'a> {
         }) = self.containers.last()
         {
             self.flush_break();
-            let prefix = self.line_prefix();
-            self.out.push_str(prefix.trim_end());
+            let start = self.out.len();
+            self.push_line_prefix();
+            let kept = start + self.out[start..].trim_end().len();
+            self.out.truncate(kept);
             self.at_line_start = false;
         }
         self.containers.pop();
@@ -724,6 +757,24 @@ impl<'a> Renderer<'a> {
         self.write(FENCE);
         self.request(Break::Blank);
     }
+}
+
+/// Writes the prefix of a line without content: quotes and indentation, without
+/// trailing whitespace.
+fn push_bare_prefix(containers: &[Container], out: &mut String) {
+    let start = out.len();
+    for container in containers {
+        match container {
+            Container::Quote => out.push_str("> "),
+            Container::Item { indent, .. } => push_spaces(out, *indent),
+        }
+    }
+    let kept = start + out[start..].trim_end().len();
+    out.truncate(kept);
+}
+
+fn push_spaces(out: &mut String, n: usize) {
+    out.extend(std::iter::repeat_n(' ', n));
 }
 
 impl Table {
@@ -855,7 +906,7 @@ fn resolve_url(dest: &str, refs: &RefContext) -> Option<String> {
     } else {
         dest.to_string()
     };
-    safe_url(&absolute).map(|_| absolute)
+    allowed_rest(&absolute).is_some().then_some(absolute)
 }
 
 /// The GitLab base URL without trailing slash, if known.
@@ -871,8 +922,8 @@ fn base_url<'a>(refs: &RefContext<'a>) -> Option<&'a str> {
 /// A small scanner, not a regular expression: a reference starts at the beginning of
 /// the text or after a character that cannot be part of a path or name, so `R&D`,
 /// `issue#1` and `a@b.com` stay text.
-fn linkify(text: &str, refs: &RefContext) -> String {
-    let mut out = String::new();
+/// Appends `text` escaped, with GitLab references turned into links.
+fn linkify_into(text: &str, refs: &RefContext, out: &mut String) {
     let mut plain_start = 0;
     let mut prev: Option<char> = None;
     let mut i = 0;
@@ -883,8 +934,8 @@ fn linkify(text: &str, refs: &RefContext) -> String {
             None
         };
         if let Some((len, url)) = found {
-            out.push_str(&escape(&text[plain_start..i]));
-            out.push_str(&link(&url, &text[i..i + len]));
+            escape_into(&text[plain_start..i], out);
+            push_link(&url, &text[i..i + len], out);
             i += len;
             plain_start = i;
             prev = text[..i].chars().next_back();
@@ -893,8 +944,7 @@ fn linkify(text: &str, refs: &RefContext) -> String {
             i += c.len_utf8();
         }
     }
-    out.push_str(&escape(&text[plain_start..]));
-    out
+    escape_into(&text[plain_start..], out);
 }
 
 /// Characters of a GitLab path segment or username.

@@ -207,15 +207,13 @@ fn entry_text(r: &RollUp, e: &Entry) -> String {
             other.missing_reason().unwrap_or_default()
         ),
     };
-    let read_more = format!("\n… {}", link(&e.web_url, "read more in GitLab"));
     let room = MAX_SECTION_CHARS - head.chars().count() - 1;
-    let cut = mrkdwn::truncate(&body, room);
-    if cut.cut {
-        let cut = mrkdwn::truncate(&body, room - read_more.chars().count());
-        format!("{head}\n{}{read_more}", cut.text)
-    } else {
-        format!("{head}\n{}", cut.text)
+    if body.chars().count() <= room {
+        return format!("{head}\n{body}");
     }
+    let read_more = format!("\n… {}", link(&e.web_url, "read more in GitLab"));
+    let cut = mrkdwn::truncate(&body, room - read_more.chars().count());
+    format!("{head}\n{}{read_more}", cut.text)
 }
 
 fn meta_line(e: &Entry) -> String {
