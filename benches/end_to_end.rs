@@ -34,21 +34,19 @@ use clap::Parser;
 use rolly::daemon::MAX_CONCURRENT_PROGRAMS;
 use serde_json::{Value, json};
 
-// The integration tests' stand-ins, used here as the synthetic services.
+// The integration tests' GitLab stand-in, for its epics and their JSON.
 #[allow(dead_code)]
 #[path = "../tests/it/helpers/fake_gitlab.rs"]
 mod fake_gitlab;
-#[allow(dead_code)]
-#[path = "../tests/it/helpers/fake_slack.rs"]
-mod fake_slack;
 
 use fake_gitlab::{FakeEpic, epic, epic_json};
-use fake_slack::FakeSlack;
 
 /// GitLab's page size, which rolly asks for.
 const PAGE: usize = 100;
 /// First argument that makes this binary the measuring helper.
 const MEASURE: &str = "measure";
+/// The bot token the local Slack is given (it checks none).
+const SLACK_TOKEN: &str = "xoxb-bench";
 
 #[derive(Debug, Parser)]
 #[command(about = "End-to-end benchmark of rolly against local GitLab and Slack stand-ins")]
@@ -94,9 +92,15 @@ impl Scenario {
         self.programs * self.pages_per_program()
     }
 
+    /// Until the last program has read its last page.
     fn wall_floor(self, latency: Duration) -> Duration {
         let waves = self.programs.div_ceil(MAX_CONCURRENT_PROGRAMS);
         latency * (waves * self.pages_per_program()) as u32
+    }
+
+    /// Until the first program has read its last page.
+    fn first_post_floor(self, latency: Duration) -> Duration {
+        latency * self.pages_per_program() as u32
     }
 }
 
@@ -109,6 +113,8 @@ struct Run {
     gitlab_requests: usize,
     slack_requests: usize,
     slack_posts: usize,
+    /// User plus system CPU time of rolly: what the run costs whatever the latency.
+    cpu: Duration,
     peak_rss_kib: u64,
 }
 
@@ -142,13 +148,13 @@ async fn run(args: Args) {
 
     println!("{}", machine());
     println!(
-        "GitLab latency {} ms per request; {} run(s) per row, median wall time, largest peak RSS.\n",
+        "GitLab latency {} ms per request; {} run(s) per row: median times, largest peak RSS.\n",
         args.latency_ms, args.repeats
     );
     println!(
-        "| epics | programs | GitLab requests (floor, ×) | first post ms (floor, ×) | wall time ms (floor, ×) | Slack requests (posts) | peak RSS MiB |"
+        "| epics | programs | GitLab requests (floor, ×) | first post ms (floor, ×) | wall time ms (floor, ×) | rolly CPU ms | Slack requests (posts) | peak RSS MiB |"
     );
-    println!("|---:|---:|---|---|---|---|---:|");
+    println!("|---:|---:|---|---|---|---:|---|---:|");
     for scenario in scenarios {
         let mut runs = Vec::new();
         for _ in 0..args.repeats.max(1) {
@@ -173,19 +179,20 @@ fn report(s: Scenario, latency: Duration, runs: &[Run]) {
     };
     let first_post = median(|r| r.first_post);
     let wall = median(|r| r.wall);
+    let cpu = median(|r| r.cpu);
     let last = runs[runs.len() - 1];
     let peak = runs.iter().map(|r| r.peak_rss_kib).max().unwrap_or(0);
     let gitlab_floor = s.gitlab_floor();
-    let floor = s.wall_floor(latency);
     println!(
-        "| {} | {} | {} ({}, {:.2}) | {} | {} | {} ({}) | {:.1} |",
+        "| {} | {} | {} ({}, {:.2}) | {} | {} | {:.0} | {} ({}) | {:.1} |",
         s.epics,
         s.programs,
         last.gitlab_requests,
         gitlab_floor,
         last.gitlab_requests as f64 / gitlab_floor as f64,
-        against(first_post, floor),
-        against(wall, floor),
+        against(first_post, s.first_post_floor(latency)),
+        against(wall, s.wall_floor(latency)),
+        cpu.as_secs_f64() * 1e3,
         last.slack_requests,
         last.slack_posts,
         mib(peak),
@@ -225,9 +232,9 @@ async fn measure(s: Scenario, latency: Duration) -> Run {
         .map(|(k, (group, _))| program_toml(k, group))
         .collect();
     let gitlab = SyntheticGitLab::start(groups, latency).await;
-    let slack = FakeSlack::start().await;
+    let slack = LocalSlack::start().await;
     let dir = tempfile::tempdir().expect("temporary directory");
-    let config = write_config(dir.path(), &gitlab.url, &slack, &programs, "");
+    let config = write_config(dir.path(), &gitlab.url, &slack.url, &programs, "");
 
     let started = Instant::now();
     let mut helper = Command::new(std::env::current_exe().expect("own path"));
@@ -244,18 +251,20 @@ async fn measure(s: Scenario, latency: Duration) -> Run {
     let wall = started.elapsed();
     let (output, dir) = output;
     let answer = String::from_utf8_lossy(&output.stdout);
-    let peak_rss_kib = answer.trim().parse().unwrap_or(0);
+    let mut numbers = answer.split_whitespace().map(|n| n.parse().unwrap_or(0));
+    let peak_rss_kib = numbers.next().unwrap_or(0);
+    let cpu = Duration::from_micros(numbers.next().unwrap_or(0));
     if !output.status.success() {
         fail(dir.path(), "rolly once failed");
     }
-    let posts = slack.posts();
-    let first = posts.iter().map(|p| p.received).min().unwrap_or(started);
+    let first_post = slack.state.first_post.get().copied().unwrap_or(started);
     Run {
-        first_post: first.duration_since(started),
+        first_post: first_post.duration_since(started),
         wall,
         gitlab_requests: gitlab.requests.load(Ordering::Relaxed),
-        slack_requests: slack.request_count().await,
-        slack_posts: posts.len(),
+        slack_requests: slack.state.requests.load(Ordering::Relaxed),
+        slack_posts: slack.state.posts.load(Ordering::Relaxed),
+        cpu,
         peak_rss_kib,
     }
 }
@@ -268,8 +277,14 @@ fn measure_helper(argv: &[String]) -> ExitCode {
         .stdout(Stdio::null())
         .spawn()
         .expect("starting rolly");
-    let (code, peak_rss_kib) = wait(child);
-    println!("{peak_rss_kib}");
+    let (code, usage) = wait(child);
+    let micros = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+    // Linux reports ru_maxrss in KiB.
+    println!(
+        "{} {}",
+        usage.ru_maxrss,
+        micros(usage.ru_utime) + micros(usage.ru_stime)
+    );
     ExitCode::from(code)
 }
 
@@ -337,6 +352,60 @@ impl SyntheticGitLab {
     }
 }
 
+/// A local Slack that accepts posts: `chat.postMessage` answers with a new ts,
+/// `conversations.history` with an empty channel, `auth.test` with a bot.
+struct LocalSlack {
+    url: url::Url,
+    state: Arc<SlackState>,
+}
+
+#[derive(Default)]
+struct SlackState {
+    requests: AtomicUsize,
+    posts: AtomicUsize,
+    first_post: std::sync::OnceLock<Instant>,
+}
+
+impl LocalSlack {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binding the local Slack");
+        let url = format!("http://{}/api/", listener.local_addr().expect("address"));
+        let state = Arc::new(SlackState::default());
+        let app = axum::Router::new()
+            .route("/api/{method}", axum::routing::any(slack_method))
+            .with_state(state.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self {
+            url: url.parse().expect("a URL"),
+            state,
+        }
+    }
+}
+
+async fn slack_method(
+    State(state): State<Arc<SlackState>>,
+    axum::extract::Path(method): axum::extract::Path<String>,
+    body: Bytes,
+) -> axum::Json<Value> {
+    state.requests.fetch_add(1, Ordering::Relaxed);
+    axum::Json(match method.as_str() {
+        "auth.test" => json!({"ok": true, "url": "https://bench.slack.com/", "team": "Bench",
+            "user": "rolly", "team_id": "T0BENCH", "user_id": "U0ROLLY", "bot_id": "B0ROLLY"}),
+        "conversations.history" => json!({"ok": true, "messages": [], "has_more": false}),
+        "chat.postMessage" => {
+            state.first_post.get_or_init(Instant::now);
+            let n = state.posts.fetch_add(1, Ordering::Relaxed);
+            let body: Value = serde_json::from_slice(&body).unwrap_or_default();
+            let ts = format!("1795400000.{:06}", n + 1);
+            json!({"ok": true, "channel": body["channel"], "ts": ts,
+                "message": {"type": "message", "ts": ts, "bot_id": "B0ROLLY", "text": ""}})
+        }
+        _ => json!({"ok": false, "error": "unknown_method"}),
+    })
+}
+
 fn cursor(page: usize) -> String {
     format!("page-{page}")
 }
@@ -364,14 +433,14 @@ async fn idle_daemon(idle: Duration) -> (u64, u64) {
     let group = "bench/group-0".to_owned();
     let gitlab =
         SyntheticGitLab::start(vec![(group.clone(), portfolio(10, 0))], Duration::ZERO).await;
-    let slack = FakeSlack::start().await;
+    let slack = LocalSlack::start().await;
     let dir = tempfile::tempdir().expect("temporary directory");
     let port = free_port();
     let server = format!("[server]\nlisten = \"127.0.0.1:{port}\"\n");
     let config = write_config(
         dir.path(),
         &gitlab.url,
-        &slack,
+        &slack.url,
         &program_toml(0, &group),
         &server,
     );
@@ -504,7 +573,7 @@ fn program_toml(k: usize, group: &str) -> String {
 fn write_config(
     dir: &Path,
     gitlab: &url::Url,
-    slack: &FakeSlack,
+    slack: &url::Url,
     programs: &str,
     extra: &str,
 ) -> PathBuf {
@@ -512,7 +581,7 @@ fn write_config(
     let toml = format!(
         "[gitlab]\nurl = \"{}\"\n[slack]\napi_url = \"{}\"\n[state]\npath = \"{}\"\n{extra}\n{programs}",
         gitlab,
-        slack.api_url(),
+        slack,
         dir.join("rolly.db").display(),
     );
     std::fs::write(&path, toml).expect("writing the config");
@@ -529,13 +598,13 @@ fn rolly(mut command: Command, config: &Path, dir: &Path, verb: &[&str]) -> Comm
         .args(["--log-level", "warn"])
         .args(verb)
         .env("GITLAB_TOKEN", fake_gitlab::TOKEN)
-        .env("SLACK_BOT_TOKEN", fake_slack::TOKEN)
+        .env("SLACK_BOT_TOKEN", SLACK_TOKEN)
         .stderr(log);
     command
 }
 
-/// Waits for `child`; returns its exit code (1 if killed) and its peak RSS in KiB.
-fn wait(child: Child) -> (u8, u64) {
+/// Waits for `child`; returns its exit code (1 if killed) and its resource usage.
+fn wait(child: Child) -> (u8, libc::rusage) {
     let mut status = 0;
     // SAFETY: rusage is plain data, for which all zeroes is a valid value.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -553,8 +622,7 @@ fn wait(child: Child) -> (u8, u64) {
     } else {
         1
     };
-    // Linux reports ru_maxrss in KiB.
-    (code, usage.ru_maxrss as u64)
+    (code, usage)
 }
 
 fn free_port() -> u16 {

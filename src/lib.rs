@@ -43,3 +43,4 @@ pub mod schedule;
 pub mod server;
 pub mod state;
 pub mod telemetry;
+pub mod tls;

@@ -359,8 +359,7 @@ impl SlackClient {
     pub fn new(api_url: &Url, token: SecretString, retry: RetryPolicy) -> Result<Self, Error> {
         let api_url = normalise_api_url(api_url)?;
         let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()
-            .map_err(Error::Tls)?
+            .with_tls_config(crate::tls::client_config().map_err(Error::Tls)?)
             // http is needed for a local stand-in; `normalise_api_url` already refused it elsewhere.
             .https_or_http()
             .enable_http1()

@@ -92,7 +92,12 @@ impl GitLabClient {
         retry: RetryPolicy,
     ) -> Result<Self, Error> {
         let endpoint = graphql_endpoint(base_url)?;
+        let mut tls = crate::tls::client_config().map_err(|e| Error::Setup {
+            reason: e.to_string(),
+        })?;
+        tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         let http = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
             .timeout(timeout)
             .user_agent(concat!("rolly/", env!("CARGO_PKG_VERSION")))
             .default_headers(auth_headers(&token)?)

@@ -10,7 +10,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
 use url::Url;
@@ -108,9 +108,6 @@ pub struct RecordedPost {
     pub body: Value,
     /// The ts the fake assigned.
     pub ts: String,
-    /// When the fake stored it (read by the end-to-end benchmark).
-    #[allow(dead_code)]
-    pub received: Instant,
 }
 
 /// The stand-in server and its world.
@@ -172,13 +169,6 @@ impl FakeSlack {
     /// Every post the fake stored, oldest first.
     pub fn posts(&self) -> Vec<RecordedPost> {
         self.world().posts.clone()
-    }
-
-    /// How many requests reached the fake, whatever their method (for the benchmark).
-    #[allow(dead_code)]
-    pub async fn request_count(&self) -> usize {
-        let all = self.server.received_requests().await;
-        all.map_or(0, |requests| requests.len())
     }
 
     /// Every request that reached `method`, in order.
@@ -274,7 +264,6 @@ impl World {
             unfurl_media: params.get("unfurl_media").and_then(Value::as_bool),
             body: Value::Object(params.clone()),
             ts: ts.clone(),
-            received: Instant::now(),
         });
         self.channels
             .entry(channel.clone())

@@ -1,0 +1,46 @@
+//! The TLS client settings the GitLab and Slack clients share.
+//!
+//! Roots come from the system store, because a self-hosted GitLab is often signed by an
+//! internal CA that only the system trusts. Reading the store (a bundle and a directory
+//! of certificates) costs more CPU than building a roll-up of a hundred epics, so it is
+//! read once per process and the result handed to both clients.
+
+use std::sync::{Arc, OnceLock};
+
+use rustls::{ClientConfig, RootCertStore};
+
+/// Client settings trusting the system's root certificates, read on first use.
+///
+/// # Errors
+/// When no usable root certificate is found (the message says where it looked).
+pub fn client_config() -> Result<ClientConfig, std::io::Error> {
+    static CONFIG: OnceLock<Result<ClientConfig, String>> = OnceLock::new();
+    CONFIG
+        .get_or_init(load)
+        .clone()
+        .map_err(std::io::Error::other)
+}
+
+fn load() -> Result<ClientConfig, String> {
+    let found = rustls_native_certs::load_native_certs();
+    let mut roots = RootCertStore::empty();
+    let (added, _unparsable) = roots.add_parsable_certificates(found.certs);
+    if added == 0 {
+        let why: Vec<String> = found.errors.iter().map(ToString::to_string).collect();
+        return Err(format!(
+            "no trusted root certificates found in the system store ({}); \
+             set SSL_CERT_FILE or SSL_CERT_DIR",
+            if why.is_empty() {
+                "none installed".to_owned()
+            } else {
+                why.join("; ")
+            }
+        ));
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS setup failed: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
