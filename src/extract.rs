@@ -106,9 +106,15 @@ fn match_at(text: &str, start: usize, needle: &[char]) -> Option<usize> {
         if c.is_whitespace() {
             continue;
         }
-        for lower in c.to_lowercase() {
-            if want.next() != Some(&lower) {
+        if c.is_ascii() {
+            if want.next() != Some(&c.to_ascii_lowercase()) {
                 return None;
+            }
+        } else {
+            for lower in c.to_lowercase() {
+                if want.next() != Some(&lower) {
+                    return None;
+                }
             }
         }
         if want.peek().is_none() {
@@ -132,6 +138,9 @@ pub fn scoped_value<'a>(labels: &'a [String], prefix: &str) -> Option<&'a str> {
 
 /// Whether `a` and `b` are equal once lowercased (without allocating).
 fn eq_ignoring_case(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        return a.eq_ignore_ascii_case(b);
+    }
     a.chars()
         .flat_map(char::to_lowercase)
         .eq(b.chars().flat_map(char::to_lowercase))

@@ -397,8 +397,16 @@ impl<'a> Renderer<'a> {
     /// Returns the mrkdwn, without trailing whitespace on any line or at the end.
     fn finish(mut self) -> String {
         self.flush_text();
-        let lines: Vec<&str> = self.out.lines().map(str::trim_end).collect();
-        lines.join("\n").trim_end().to_string()
+        let mut text = String::with_capacity(self.out.len());
+        for (i, line) in self.out.lines().enumerate() {
+            if i > 0 {
+                text.push('\n');
+            }
+            text.push_str(line.trim_end());
+        }
+        let kept = text.trim_end().len();
+        text.truncate(kept);
+        text
     }
 
     // ---- writing -------------------------------------------------------------------

@@ -105,9 +105,10 @@ fn pack(head: Vec<Block>, pieces: Vec<Block>) -> Vec<Vec<Block>> {
     let mut reserved_slots = 0;
     let mut entries = 0;
     for piece in pieces {
+        let piece_chars = piece.chars();
         let blocks_needed = if entries > 0 { 2 } else { 1 };
         let fits = current.len() + reserved_slots + blocks_needed <= MAX_BLOCKS
-            && chars + piece.chars() <= MAX_MESSAGE_BLOCK_CHARS;
+            && chars + piece_chars <= MAX_MESSAGE_BLOCK_CHARS;
         if !fits && entries > 0 {
             messages.push(std::mem::take(&mut current));
             chars = CONTINUATION_RESERVE;
@@ -117,7 +118,7 @@ fn pack(head: Vec<Block>, pieces: Vec<Block>) -> Vec<Vec<Block>> {
         if entries > 0 {
             current.push(Block::Divider);
         }
-        chars += piece.chars();
+        chars += piece_chars;
         current.push(piece);
         entries += 1;
     }
@@ -192,7 +193,12 @@ fn entry_text(r: &RollUp, e: &Entry) -> String {
         Freshness::Fresh | Freshness::NoUpdate => {}
     }
     // Titles and names are short in GitLab, but keep the head bounded whatever comes in.
-    let head = mrkdwn::truncate(&head, MAX_SECTION_CHARS / 2).text;
+    // (Bytes bound chars: most heads are checked without counting.)
+    let head = if head.len() > MAX_SECTION_CHARS / 2 {
+        mrkdwn::truncate(&head, MAX_SECTION_CHARS / 2).text
+    } else {
+        head
+    };
     let body = match &e.section {
         Section::Text(md) => {
             let refs = RefContext {
@@ -208,7 +214,7 @@ fn entry_text(r: &RollUp, e: &Entry) -> String {
         ),
     };
     let room = MAX_SECTION_CHARS - head.chars().count() - 1;
-    if body.chars().count() <= room {
+    if body.len() <= room || body.chars().count() <= room {
         return format!("{head}\n{body}");
     }
     let read_more = format!("\n… {}", link(&e.web_url, "read more in GitLab"));
