@@ -135,6 +135,45 @@ pub(super) fn epics_page(data: epics_page::ResponseData, group: &str) -> Result<
     })
 }
 
+/// The cursor of the page after this `EpicsPage` answer, read without decoding its epics
+/// (so the next page can be asked for while this one is decoded). A missing group or
+/// work item list gives `None`; decoding the page reports it.
+pub(super) fn epics_next_cursor(data: &str) -> Result<Option<String>, Error> {
+    #[derive(serde::Deserialize)]
+    struct Data {
+        group: Option<Group>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Group {
+        #[serde(rename = "workItems")]
+        work_items: Option<WorkItems>,
+    }
+    #[derive(serde::Deserialize)]
+    struct WorkItems {
+        #[serde(rename = "pageInfo")]
+        page_info: PageInfo,
+    }
+    #[derive(serde::Deserialize)]
+    struct PageInfo {
+        #[serde(rename = "hasNextPage")]
+        has_next_page: bool,
+        #[serde(rename = "endCursor")]
+        end_cursor: Option<String>,
+    }
+    let data: Data = serde_json::from_str(data).map_err(|e| Error::UnexpectedAnswer {
+        operation: "epics",
+        detail: format!("its page information does not have the expected shape ({e})"),
+    })?;
+    match data.group.and_then(|g| g.work_items) {
+        Some(items) => next_cursor(
+            "epics",
+            items.page_info.has_next_page,
+            items.page_info.end_cursor,
+        ),
+        None => Ok(None),
+    }
+}
+
 /// The cursor to continue with, checking that GitLab gave one when it said there is more.
 fn next_cursor(
     operation: &'static str,
@@ -360,6 +399,20 @@ fn no_payload(operation: &'static str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_next_cursor_is_read_without_decoding_the_epics() {
+        let page = r#"{"group": {"workItems": {"pageInfo": {"hasNextPage": true, "endCursor": "abc"},
+            "nodes": [{"id": "gid://gitlab/WorkItem/1", "unexpected": [1, 2]}]}}}"#;
+        assert_eq!(epics_next_cursor(page).unwrap().as_deref(), Some("abc"));
+        let last = r#"{"group": {"workItems": {"pageInfo": {"hasNextPage": false, "endCursor": "abc"}, "nodes": []}}}"#;
+        assert_eq!(epics_next_cursor(last).unwrap(), None);
+        // A missing group ends the reading; decoding the page reports it.
+        assert_eq!(epics_next_cursor(r#"{"group": null}"#).unwrap(), None);
+        let broken =
+            r#"{"group": {"workItems": {"pageInfo": {"hasNextPage": true, "endCursor": null}}}}"#;
+        assert!(epics_next_cursor(broken).is_err());
+    }
 
     fn counts(name: &str, opened: i64, closed: i64) -> CountsByType {
         serde_json::from_value(serde_json::json!({
