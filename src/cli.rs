@@ -153,6 +153,16 @@ pub async fn main(cli: Cli) -> ExitCode {
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    if matches!(
+        cli.command,
+        Command::Check { offline: false }
+            | Command::Preview { .. }
+            | Command::Once { .. }
+            | Command::Remind { .. }
+            | Command::Run
+    ) {
+        crate::tls::read_ahead();
+    }
     match cli.command {
         Command::Demo { format } => {
             print!("{}", format_rollup(&crate::demo::rollup(), format));
@@ -519,24 +529,19 @@ async fn once(
         (services(&config, store, Arc::new(SystemClock))?, None)
     } else {
         let (store, lock) = open_state(&config)?;
+        tracing::debug!("state opened");
         (services(&config, store, Arc::new(SystemClock))?, Some(lock))
     };
+    tracing::debug!("clients ready");
     let error_channel = config.slack.error_channel.as_deref();
     // Programs run side by side, as in the daemon: one group's pages are read in
     // sequence, so a portfolio of groups would otherwise wait on every page of each.
     // Reports come out in program order.
-    let mut reports = futures::stream::iter(programs)
-        .map(|p| {
-            let svc = &svc;
-            async move {
-                if dry_run {
-                    dry_run_one(svc, p).await
-                } else {
-                    deliver_one(svc, p, force, error_channel).await
-                }
-            }
-        })
-        .buffered(crate::daemon::MAX_CONCURRENT_PROGRAMS);
+    let runs: Vec<_> = programs
+        .into_iter()
+        .map(|p| run_one(&svc, p, dry_run, force, error_channel))
+        .collect();
+    let mut reports = futures::stream::iter(runs).buffered(crate::daemon::MAX_CONCURRENT_PROGRAMS);
     let mut failures = 0;
     while let Some(report) = reports.next().await {
         print!("{}", report.out);
@@ -565,6 +570,20 @@ impl Report {
             failed: true,
             ..Self::default()
         }
+    }
+}
+
+async fn run_one(
+    svc: &Services,
+    p: &config::Program,
+    dry_run: bool,
+    force: bool,
+    error_channel: Option<&str>,
+) -> Report {
+    if dry_run {
+        dry_run_one(svc, p).await
+    } else {
+        deliver_one(svc, p, force, error_channel).await
     }
 }
 

@@ -10,7 +10,14 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     no_transparent_huge_pages();
-    rolly::cli::main(rolly::cli::Cli::parse()).await
+    let cli = rolly::cli::Cli::parse();
+    // On a worker thread, a request's answer is taken up by the thread that polled it
+    // in, instead of being handed to the main thread: each Slack post of a long roll-up
+    // is a round trip.
+    match tokio::spawn(rolly::cli::main(cli)).await {
+        Ok(code) => code,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
 }
 
 /// Keeps the kernel from backing the allocator's 2 MiB-aligned regions with huge pages,

@@ -92,7 +92,8 @@ pub async fn build_rollup(
     scheduled_at: DateTime<Utc>,
 ) -> Result<RollUp, Error> {
     let period = Period::containing(scheduled_at, program.timezone);
-    build(svc, program, scheduled_at, Some(period.as_str())).await
+    let (rollup, _) = build(svc, program, scheduled_at, Some(period.as_str()), |_, _| ()).await?;
+    Ok(rollup)
 }
 
 /// Like [`build_rollup`], compared with the latest delivered roll-up whatever its period:
@@ -102,46 +103,90 @@ pub async fn build_reminder_rollup(
     program: &Program,
     at: DateTime<Utc>,
 ) -> Result<RollUp, Error> {
-    build(svc, program, at, None).await
+    let (rollup, _) = build(svc, program, at, None, |_, _| ()).await?;
+    Ok(rollup)
 }
 
-async fn build(
+/// What a roll-up is built from besides its epics, owned so that each page of epics
+/// can be turned into entries on the blocking pool while the next page is fetched.
+struct Inputs {
+    program: String,
+    title: String,
+    period: Period,
+    timezone: chrono_tz::Tz,
+    now: DateTime<Utc>,
+    stale_after_days: u32,
+    gitlab_url: String,
+    rules: Rules,
+    previous: Option<Vec<rollup::Snapshot>>,
+}
+
+impl Inputs {
+    fn context(&self) -> rollup::Context<'_> {
+        rollup::Context {
+            program: &self.program,
+            title: &self.title,
+            period: self.period.clone(),
+            timezone: self.timezone,
+            now: self.now,
+            stale_after_days: self.stale_after_days,
+            gitlab_url: &self.gitlab_url,
+            rules: &self.rules,
+            previous: self.previous.as_deref(),
+        }
+    }
+}
+
+/// Builds the roll-up, making `prepare(gitlab_url, entry)` of each entry as its page
+/// arrives (its Slack text, say); returns what was made in roll-up order.
+async fn build<T: Send + 'static>(
     svc: &Services,
     program: &Program,
     scheduled_at: DateTime<Utc>,
     compare_before: Option<&str>,
-) -> Result<RollUp, Error> {
+    prepare: fn(&str, &rollup::Entry) -> T,
+) -> Result<(RollUp, Vec<T>), Error> {
     let query = EpicQuery {
         group: program.group.clone(),
         include_subgroups: program.include_subgroups,
         labels: program.labels.clone(),
         include_closed: program.include_closed,
     };
-    let epics = svc
+    let inputs = Arc::new(Inputs {
+        program: program.name.clone(),
+        title: program.title.clone(),
+        period: Period::containing(scheduled_at, program.timezone),
+        timezone: program.timezone,
+        now: scheduled_at,
+        stale_after_days: program.stale_after_days,
+        gitlab_url: rollup::base_url(&svc.gitlab_url).to_owned(),
+        rules: Rules::from(program),
+        previous: svc
+            .store
+            .previous_snapshots(&program.name, compare_before)?,
+    });
+    let page_inputs = Arc::clone(&inputs);
+    let items = svc
         .gitlab
-        .fetch_epics(&query)
+        .fetch_epics_with(&query, move |epics| {
+            let ctx = page_inputs.context();
+            rollup::entries(&epics, &ctx)
+                .into_iter()
+                .map(|entry| {
+                    let made = prepare(ctx.gitlab_url, &entry);
+                    (entry, made)
+                })
+                .collect()
+        })
         .await
         .map_err(|source| Error::GitLab {
             group: program.group.clone(),
             source,
         })?;
-    let period = Period::containing(scheduled_at, program.timezone);
-    let previous = svc
-        .store
-        .previous_snapshots(&program.name, compare_before)?;
-    let rules = Rules::from(program);
-    let ctx = rollup::Context {
-        program: &program.name,
-        title: &program.title,
-        period,
-        timezone: program.timezone,
-        now: scheduled_at,
-        stale_after_days: program.stale_after_days,
-        gitlab_url: &svc.gitlab_url,
-        rules: &rules,
-        previous: previous.as_deref(),
-    };
-    Ok(rollup::build(&epics, &ctx))
+    tracing::debug!(epics = items.len(), "epics read");
+    let built = rollup::assemble(items, &inputs.context());
+    tracing::debug!("roll-up built");
+    Ok(built)
 }
 
 /// Builds and delivers the roll-up of `program` for the period of `scheduled_at`, at
@@ -202,7 +247,41 @@ async fn claim_and_deliver(
         }
         Claim::Fresh(run) | Claim::Resume(run) => run,
     };
-    let mut rollup = build_rollup(svc, program, scheduled_at).await?;
+    let progress = Progress {
+        channel: run
+            .slack_channel
+            .clone()
+            .unwrap_or_else(|| program.slack_channel.clone()),
+        first_ts: run.slack_ts.clone(),
+        posted: if run.slack_ts.is_some() {
+            run.parts_posted as usize
+        } else {
+            0
+        },
+    };
+    // A forced run posts anew: what is in the channel is the delivery being repeated.
+    // Otherwise whether the next part is already in Slack is asked while GitLab is read.
+    let period = Period::containing(scheduled_at, program.timezone);
+    let (built, found) = tokio::join!(
+        build(
+            svc,
+            program,
+            scheduled_at,
+            Some(period.as_str()),
+            render::slack::entry_text
+        ),
+        async {
+            if force {
+                Ok(Lookup::Skipped)
+            } else {
+                find_part(svc, slack, &progress, &part_tag(key, progress.posted))
+                    .await
+                    .map(Lookup::Done)
+            }
+        }
+    );
+    let (mut rollup, entry_texts) = built?;
+    let found = found?;
     let mut warnings = Vec::new();
     if let Some(issue) = &program.rollup_issue {
         match run.issue_url.clone() {
@@ -224,21 +303,9 @@ async fn claim_and_deliver(
             },
         }
     }
-    let plan = render::slack::render(&rollup);
-    let progress = Progress {
-        channel: run
-            .slack_channel
-            .clone()
-            .unwrap_or_else(|| program.slack_channel.clone()),
-        first_ts: run.slack_ts.clone(),
-        posted: if run.slack_ts.is_some() {
-            run.parts_posted as usize
-        } else {
-            0
-        },
-    };
-    // A forced run posts anew: what is in the channel is the delivery being repeated.
-    let progress = post_plan(svc, slack, key, &plan, progress, !force).await?;
+    let plan = render::slack::render_with(&rollup, entry_texts);
+    tracing::debug!(messages = plan.messages.len(), "roll-up rendered");
+    let progress = post_plan(svc, slack, key, &plan, progress, found).await?;
     svc.store.record_delivered(
         key,
         svc.clock.now(),
@@ -261,34 +328,48 @@ struct Progress {
     posted: usize,
 }
 
-/// Posts the parts of `plan` not yet posted, recording each. Parts are posted in order,
-/// so once one is confirmed absent from Slack no later part can be there either.
+/// Whether the next part to post was looked for in Slack, and what was found.
+enum Lookup {
+    /// Not looked for: a forced run posts anew.
+    Skipped,
+    Done(Option<slack::Posted>),
+}
+
+fn part_tag(key: &RunKey, part: usize) -> MessageTag {
+    MessageTag {
+        event_type: ROLLUP_EVENT.into(),
+        program: key.program.clone(),
+        period: key.period.clone(),
+        part: part as u32,
+    }
+}
+
+/// Posts the parts of `plan` not yet posted, recording each. `next` is what was found
+/// in Slack of the first of them. Parts are posted in order, so once one is confirmed
+/// absent from Slack no later part can be there either.
 async fn post_plan(
     svc: &Services,
     slack: &SlackClient,
     key: &RunKey,
     plan: &SlackPlan,
     mut progress: Progress,
-    mut verify: bool,
+    next: Lookup,
 ) -> Result<Progress, Error> {
     let fail = |channel: &str, source| Error::Slack {
         channel: channel.to_owned(),
         source,
     };
+    let (mut verify, mut found) = match next {
+        Lookup::Skipped => (false, None),
+        Lookup::Done(found) => (found.is_some(), found),
+    };
     while progress.posted < plan.messages.len() {
         let part = progress.posted;
-        let tag = MessageTag {
-            event_type: ROLLUP_EVENT.into(),
-            program: key.program.clone(),
-            period: key.period.clone(),
-            part: part as u32,
-        };
-        let found = if verify {
-            find_part(svc, slack, &progress, &tag).await?
-        } else {
-            None
-        };
-        let posted = match found {
+        let tag = part_tag(key, part);
+        if verify && found.is_none() {
+            found = find_part(svc, slack, &progress, &tag).await?;
+        }
+        let posted = match found.take() {
             Some(posted) => {
                 tracing::info!(part, ts = %posted.ts, "found this part already in Slack; not posting it again");
                 posted

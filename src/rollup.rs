@@ -170,14 +170,22 @@ pub struct Context<'a> {
 
 /// Builds the roll-up of `epics`.
 pub fn build(epics: &[Epic], ctx: &Context<'_>) -> RollUp {
-    let today = ctx.now.with_timezone(&ctx.timezone).date_naive();
+    let items = entries(epics, ctx).into_iter().map(|e| (e, ())).collect();
+    assemble(items, ctx).0
+}
+
+/// The entries of `epics`, in their order. A roll-up is built from the entries of
+/// every page of its epics with [`assemble`]; a page can be done while the next one
+/// is fetched.
+pub fn entries(epics: &[Epic], ctx: &Context<'_>) -> Vec<Entry> {
+    let today = today(ctx);
     let previous: HashMap<&str, &Snapshot> = ctx
         .previous
         .unwrap_or_default()
         .iter()
         .map(|s| (s.epic_id.as_str(), s))
         .collect();
-    let mut entries: Vec<Entry> = epics
+    epics
         .iter()
         .map(|epic| {
             entry(
@@ -188,9 +196,16 @@ pub fn build(epics: &[Epic], ctx: &Context<'_>) -> RollUp {
                     .map(|_| previous.get(epic.id.as_str()).copied()),
             )
         })
-        .collect();
-    entries.sort_by_cached_key(|e| (e.priority.clone(), e.health, e.title.to_lowercase()));
-    let present: std::collections::HashSet<&str> = epics.iter().map(|e| e.id.as_str()).collect();
+        .collect()
+}
+
+/// Completes the roll-up of all `items`: entries in roll-up order, each with what was
+/// made of it alongside (its rendered text, say), which is returned in the same order.
+pub fn assemble<T>(mut items: Vec<(Entry, T)>, ctx: &Context<'_>) -> (RollUp, Vec<T>) {
+    // Stable: entries that sort equal keep the order GitLab gave them.
+    items.sort_by_cached_key(|(e, _)| (e.priority.clone(), e.health, e.title.to_lowercase()));
+    let (entries, made): (Vec<Entry>, Vec<T>) = items.into_iter().unzip();
+    let present: std::collections::HashSet<&str> = entries.iter().map(|e| e.id.as_str()).collect();
     let mut departed: Vec<Departed> = ctx
         .previous
         .unwrap_or_default()
@@ -202,18 +217,28 @@ pub fn build(epics: &[Epic], ctx: &Context<'_>) -> RollUp {
         })
         .collect();
     departed.sort_by_cached_key(|d| d.title.to_lowercase());
-    RollUp {
+    let rollup = RollUp {
         program: ctx.program.to_owned(),
         title: ctx.title.to_owned(),
         period: ctx.period.clone(),
-        date: today,
-        gitlab_url: ctx.gitlab_url.trim_end_matches('/').to_owned(),
+        date: today(ctx),
+        gitlab_url: base_url(ctx.gitlab_url).to_owned(),
         summary: summarize(&entries, departed.len()),
         entries,
         departed,
         compared_with_previous: ctx.previous.is_some(),
         issue_url: None,
-    }
+    };
+    (rollup, made)
+}
+
+/// The GitLab URL links are made from, as [`RollUp::gitlab_url`] holds it.
+pub fn base_url(gitlab_url: &str) -> &str {
+    gitlab_url.trim_end_matches('/')
+}
+
+fn today(ctx: &Context<'_>) -> NaiveDate {
+    ctx.now.with_timezone(&ctx.timezone).date_naive()
 }
 
 /// `previous` is `None` without a previous roll-up, `Some(None)` for an epic new since it.

@@ -148,10 +148,30 @@ impl GitLabClient {
     /// [`Error::GroupNotFound`] when the group is missing or hidden, plus the request
     /// errors of every call.
     pub async fn fetch_epics(&self, query: &EpicQuery) -> Result<Vec<Epic>, Error> {
-        // A page is decoded on the blocking pool while the next one is asked for:
-        // decoding 100 epics takes milliseconds that would otherwise add to every
-        // page's round trip, and a group's pages can only be read one after another.
-        let mut decoding = Vec::new();
+        self.fetch_epics_with(query, |epics| epics).await
+    }
+
+    /// Like [`fetch_epics`](Self::fetch_epics), making `prepare` of each page's selected
+    /// epics on the blocking pool while the next page is fetched; returns what it made,
+    /// in page order.
+    ///
+    /// # Errors
+    /// As [`fetch_epics`](Self::fetch_epics).
+    pub async fn fetch_epics_with<T, F>(
+        &self,
+        query: &EpicQuery,
+        prepare: F,
+    ) -> Result<Vec<T>, Error>
+    where
+        T: Send + 'static,
+        F: Fn(Vec<Epic>) -> Vec<T> + Send + Sync + 'static,
+    {
+        // A page is decoded (and prepared) on the blocking pool while the next one is
+        // asked for: that takes milliseconds that would otherwise add to every page's
+        // round trip, and a group's pages can only be read one after another.
+        let prepare = Arc::new(prepare);
+        let selection = Arc::new(query.clone());
+        let mut pages = Vec::new();
         let mut cursor: Option<String> = None;
         let mut page_size = EPICS_PAGE_SIZE;
         loop {
@@ -168,10 +188,17 @@ impl GitLabClient {
                 data => data?,
             };
             let next = queries::epics_next_cursor(data.get())?;
-            let group = query.group.clone();
-            decoding.push(tokio::task::spawn_blocking(move || {
-                decode::<queries::EpicsPage>("epics", &data)
-                    .and_then(|data| queries::epics_page(data, &group))
+            let query = Arc::clone(&selection);
+            let prepare = Arc::clone(&prepare);
+            pages.push(tokio::task::spawn_blocking(move || {
+                let page = decode::<queries::EpicsPage>("epics", &data)
+                    .and_then(|data| queries::epics_page(data, &query.group))?;
+                let selected = page
+                    .items
+                    .into_iter()
+                    .filter(|e| is_selected(&query, e))
+                    .collect();
+                Ok::<_, Error>(prepare(selected))
             }));
             match next {
                 Some(next) if cursor.as_ref() == Some(&next) => return Err(stuck_cursor()),
@@ -179,15 +206,14 @@ impl GitLabClient {
                 None => break,
             }
         }
-        let mut epics = Vec::new();
-        for page in decoding {
-            let page = page.await.map_err(|e| Error::UnexpectedAnswer {
+        let mut made = Vec::new();
+        for page in pages {
+            made.extend(page.await.map_err(|e| Error::UnexpectedAnswer {
                 operation: "epics",
                 detail: format!("decoding a page failed ({e})"),
-            })??;
-            epics.extend(page.items.into_iter().filter(|e| is_selected(query, e)));
+            })??);
         }
-        Ok(epics)
+        Ok(made)
     }
 
     /// Creates an issue in `project` (full path) with the given labels (by title).

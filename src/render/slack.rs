@@ -59,11 +59,19 @@ impl Block {
 
 /// Renders `rollup` as a first message plus thread replies.
 pub fn render(rollup: &RollUp) -> SlackPlan {
-    let mut pieces: Vec<Block> = rollup
+    let texts = rollup
         .entries
         .iter()
-        .map(|e| Block::Section(entry_text(rollup, e)))
+        .map(|e| entry_text(&rollup.gitlab_url, e))
         .collect();
+    render_with(rollup, texts)
+}
+
+/// Like [`render`], with the entries' texts made beforehand by [`entry_text`], one per
+/// entry in order: they are the bulk of the work and can be made page by page.
+pub fn render_with(rollup: &RollUp, entry_texts: Vec<String>) -> SlackPlan {
+    debug_assert_eq!(entry_texts.len(), rollup.entries.len());
+    let mut pieces: Vec<Block> = entry_texts.into_iter().map(Block::Section).collect();
     if rollup.entries.is_empty() {
         pieces.push(Block::Section(
             "_No open epics carry this program's labels._".into(),
@@ -174,7 +182,8 @@ fn summary_text(r: &RollUp) -> String {
         .to_owned()
 }
 
-fn entry_text(r: &RollUp, e: &Entry) -> String {
+/// The section block of one entry; `gitlab_url` as [`RollUp::gitlab_url`] holds it.
+pub fn entry_text(gitlab_url: &str, e: &Entry) -> String {
     let title = if e.title.trim().is_empty() {
         "(untitled epic)"
     } else {
@@ -202,7 +211,7 @@ fn entry_text(r: &RollUp, e: &Entry) -> String {
     let body = match &e.section {
         Section::Text(md) => {
             let refs = RefContext {
-                gitlab_url: &r.gitlab_url,
+                gitlab_url,
                 group_path: Some(&e.group_path),
                 project_path: None,
             };
