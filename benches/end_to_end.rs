@@ -3,8 +3,9 @@
 //! to a local Slack, and an idle daemon is weighed.
 //!
 //! For each scenario it reports GitLab requests, Slack requests, the time until the
-//! first post (the roll-up is fetched and built), wall time and peak memory, beside
-//! their floors:
+//! first post (the roll-up is fetched and built), wall time and peak memory, and the
+//! times from rolly's first GitLab request to its first and last post (the run itself,
+//! without starting a process, as in the daemon), beside their floors:
 //! - GitLab requests: ceil(epics / 100) per program, since a page holds 100 epics;
 //! - wall time: the pages that must be read one after another, times the latency.
 //!   A group's pages follow a cursor, so they are sequential; programs run side by
@@ -22,8 +23,8 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -40,6 +41,12 @@ use serde_json::{Value, json};
 mod fake_gitlab;
 
 use fake_gitlab::{FakeEpic, epic, epic_json};
+
+// The descriptions both benchmarks use.
+#[path = "common/description.rs"]
+mod description;
+
+use description::description;
 
 /// GitLab's page size, which rolly asks for.
 const PAGE: usize = 100;
@@ -66,6 +73,11 @@ struct Args {
     /// How long the idle daemon runs before it is weighed, in seconds.
     #[arg(long, default_value_t = 3)]
     idle_secs: u64,
+    /// Instead of measuring, serve a GitLab of this many epics and a Slack until
+    /// interrupted, and print a `rolly once` command line that uses them: for tracing
+    /// and profiling a run by hand.
+    #[arg(long, value_name = "EPICS")]
+    serve: Option<usize>,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -110,6 +122,11 @@ struct Run {
     /// From start until the first message reached Slack: fetched, built, claimed.
     first_post: Duration,
     wall: Duration,
+    /// From rolly's first GitLab request until its first post: the run without the
+    /// process starting (which a daemon does once).
+    run_first_post: Duration,
+    /// From rolly's first GitLab request until its last post.
+    run_last_post: Duration,
     gitlab_requests: usize,
     slack_requests: usize,
     slack_posts: usize,
@@ -132,6 +149,9 @@ fn main() -> ExitCode {
 
 async fn run(args: Args) {
     let latency = Duration::from_millis(args.latency_ms);
+    if let Some(epics) = args.serve {
+        return serve(epics, latency).await;
+    }
     let mut scenarios: Vec<Scenario> = args
         .sizes
         .iter()
@@ -148,13 +168,17 @@ async fn run(args: Args) {
 
     println!("{}", machine());
     println!(
-        "GitLab latency {} ms per request; {} run(s) per row: median times, largest peak RSS.\n",
+        "GitLab latency {} ms per request; {} run(s) per row: median times, largest peak RSS.",
         args.latency_ms, args.repeats
     );
     println!(
-        "| epics | programs | GitLab requests (floor, ×) | first post ms (floor, ×) | wall time ms (floor, ×) | rolly CPU ms | Slack requests (posts) | peak RSS MiB |"
+        "The synthetic GitLab answers a page of {PAGE} epics in {:.1} ms (median of 11, as a client sees it).\n",
+        page_answer_time(latency).await.as_secs_f64() * 1e3
     );
-    println!("|---:|---:|---|---|---|---:|---|---:|");
+    println!(
+        "| epics | programs | GitLab requests (floor, ×) | first post ms (floor, ×) | wall time ms (floor, ×) | run: first post ms (floor, ×) | run: last post ms (floor, ×) | rolly CPU ms | Slack requests (posts) | peak RSS MiB |"
+    );
+    println!("|---:|---:|---|---|---|---|---|---:|---|---:|");
     for scenario in scenarios {
         let mut runs = Vec::new();
         for _ in 0..args.repeats.max(1) {
@@ -179,12 +203,14 @@ fn report(s: Scenario, latency: Duration, runs: &[Run]) {
     };
     let first_post = median(|r| r.first_post);
     let wall = median(|r| r.wall);
+    let run_first_post = median(|r| r.run_first_post);
+    let run_last_post = median(|r| r.run_last_post);
     let cpu = median(|r| r.cpu);
     let last = runs[runs.len() - 1];
     let peak = runs.iter().map(|r| r.peak_rss_kib).max().unwrap_or(0);
     let gitlab_floor = s.gitlab_floor();
     println!(
-        "| {} | {} | {} ({}, {:.2}) | {} | {} | {:.0} | {} ({}) | {:.1} |",
+        "| {} | {} | {} ({}, {:.2}) | {} | {} | {} | {} | {:.0} | {} ({}) | {:.1} |",
         s.epics,
         s.programs,
         last.gitlab_requests,
@@ -192,6 +218,8 @@ fn report(s: Scenario, latency: Duration, runs: &[Run]) {
         last.gitlab_requests as f64 / gitlab_floor as f64,
         against(first_post, s.first_post_floor(latency)),
         against(wall, s.wall_floor(latency)),
+        against(run_first_post, s.first_post_floor(latency)),
+        against(run_last_post, s.wall_floor(latency)),
         cpu.as_secs_f64() * 1e3,
         last.slack_requests,
         last.slack_posts,
@@ -258,15 +286,76 @@ async fn measure(s: Scenario, latency: Duration) -> Run {
         fail(dir.path(), "rolly once failed");
     }
     let first_post = slack.state.first_post.get().copied().unwrap_or(started);
+    let last_post = slack
+        .state
+        .last_post
+        .lock()
+        .expect("not poisoned")
+        .unwrap_or(started);
+    let first_request = gitlab.pages.first_request.get().copied().unwrap_or(started);
     Run {
         first_post: first_post.duration_since(started),
+        run_first_post: first_post.duration_since(first_request),
+        run_last_post: last_post.duration_since(first_request),
         wall,
-        gitlab_requests: gitlab.requests.load(Ordering::Relaxed),
+        gitlab_requests: gitlab.pages.requests.load(Ordering::Relaxed),
         slack_requests: slack.state.requests.load(Ordering::Relaxed),
         slack_posts: slack.state.posts.load(Ordering::Relaxed),
         cpu,
         peak_rss_kib,
     }
+}
+
+/// How long the synthetic GitLab takes to answer a full page, request sent to body
+/// read: the part of each page's time that is the stand-in's, not rolly's.
+async fn page_answer_time(latency: Duration) -> Duration {
+    let group = "bench/group-0".to_owned();
+    let gitlab = SyntheticGitLab::start(vec![(group.clone(), portfolio(PAGE, 0))], latency).await;
+    let client = reqwest::Client::new();
+    let endpoint = gitlab.url.join("api/graphql").expect("a URL");
+    let request = json!({"query": "", "variables": {"group": group}}).to_string();
+    let mut times = Vec::new();
+    for _ in 0..11 {
+        let started = Instant::now();
+        let answer = client
+            .post(endpoint.clone())
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(request.clone())
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .expect("the synthetic GitLab answers");
+        answer.bytes().await.expect("reading the page");
+        times.push(started.elapsed());
+    }
+    times.sort();
+    times[times.len() / 2]
+}
+
+/// Serves one program of `epics` epics until interrupted.
+async fn serve(epics: usize, latency: Duration) {
+    let group = "bench/group-0".to_owned();
+    let programs = program_toml(0, &group);
+    let gitlab = SyntheticGitLab::start(vec![(group, portfolio(epics, 0))], latency).await;
+    let slack = LocalSlack::start().await;
+    let dir = tempfile::tempdir().expect("temporary directory").keep();
+    let config = write_config(&dir, &gitlab.url, &slack.url, &programs, "");
+    println!(
+        "Serving {epics} epics with {} ms latency. In another shell:\n\n  \
+         rm -f {db}; GITLAB_TOKEN={} SLACK_BOT_TOKEN={SLACK_TOKEN} {} --config {} once\n",
+        latency.as_millis(),
+        fake_gitlab::TOKEN,
+        env!("CARGO_BIN_EXE_rolly"),
+        config.display(),
+        db = dir.join("rolly.db").display(),
+    );
+    tokio::signal::ctrl_c().await.expect("waiting for Ctrl-C");
+    println!(
+        "GitLab requests {}, Slack requests {} ({} posts).",
+        gitlab.pages.requests.load(Ordering::Relaxed),
+        slack.state.requests.load(Ordering::Relaxed),
+        slack.state.posts.load(Ordering::Relaxed)
+    );
 }
 
 /// The helper: runs the command in `argv`, prints its peak RSS in KiB and exits with
@@ -292,14 +381,15 @@ fn measure_helper(argv: &[String]) -> ExitCode {
 /// after `latency`, so what is measured is rolly, not the stand-in.
 struct SyntheticGitLab {
     url: url::Url,
-    requests: Arc<AtomicUsize>,
+    pages: Arc<Pages>,
 }
 
 struct Pages {
     /// (group, cursor) -> the `EpicsPage` answer.
     answers: HashMap<(String, Option<String>), Bytes>,
+    first_request: OnceLock<Instant>,
     latency: Duration,
-    requests: Arc<AtomicUsize>,
+    requests: AtomicUsize,
 }
 
 impl SyntheticGitLab {
@@ -335,19 +425,19 @@ impl SyntheticGitLab {
                 answers.insert(key, Bytes::from(answer.to_string()));
             }
         }
-        let requests = Arc::new(AtomicUsize::new(0));
         let pages = Arc::new(Pages {
             answers,
+            first_request: OnceLock::new(),
             latency,
-            requests: requests.clone(),
+            requests: AtomicUsize::new(0),
         });
         let app = axum::Router::new()
             .route("/api/graphql", axum::routing::post(answer))
-            .with_state(pages);
+            .with_state(pages.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
         Self {
             url: base.parse().expect("a URL"),
-            requests,
+            pages,
         }
     }
 }
@@ -363,7 +453,8 @@ struct LocalSlack {
 struct SlackState {
     requests: AtomicUsize,
     posts: AtomicUsize,
-    first_post: std::sync::OnceLock<Instant>,
+    first_post: OnceLock<Instant>,
+    last_post: Mutex<Option<Instant>>,
 }
 
 impl LocalSlack {
@@ -395,11 +486,20 @@ async fn slack_method(
             "user": "rolly", "team_id": "T0BENCH", "user_id": "U0ROLLY", "bot_id": "B0ROLLY"}),
         "conversations.history" => json!({"ok": true, "messages": [], "has_more": false}),
         "chat.postMessage" => {
-            state.first_post.get_or_init(Instant::now);
+            let now = Instant::now();
+            state.first_post.get_or_init(|| now);
+            *state.last_post.lock().expect("not poisoned") = Some(now);
             let n = state.posts.fetch_add(1, Ordering::Relaxed);
-            let body: Value = serde_json::from_slice(&body).unwrap_or_default();
+            // Only the channel is read: the stand-in should cost little beside rolly.
+            #[derive(serde::Deserialize)]
+            struct Post {
+                channel: String,
+            }
+            let channel = serde_json::from_slice::<Post>(&body)
+                .map(|p| p.channel)
+                .unwrap_or_default();
             let ts = format!("1795400000.{:06}", n + 1);
-            json!({"ok": true, "channel": body["channel"], "ts": ts,
+            json!({"ok": true, "channel": channel, "ts": ts,
                 "message": {"type": "message", "ts": ts, "bot_id": "B0ROLLY", "text": ""}})
         }
         _ => json!({"ok": false, "error": "unknown_method"}),
@@ -411,8 +511,16 @@ fn cursor(page: usize) -> String {
 }
 
 async fn answer(State(pages): State<Arc<Pages>>, body: Bytes) -> Response {
+    pages.first_request.get_or_init(Instant::now);
     pages.requests.fetch_add(1, Ordering::Relaxed);
-    tokio::time::sleep(pages.latency).await;
+    // Tokio's timer counts whole milliseconds and rounds up, which would add most of
+    // a millisecond to every page; a thread's sleep keeps to the latency.
+    let until = Instant::now() + pages.latency;
+    tokio::task::spawn_blocking(move || {
+        std::thread::sleep(until.saturating_duration_since(Instant::now()))
+    })
+    .await
+    .expect("sleeping");
     let body: Value = serde_json::from_slice(&body).unwrap_or_default();
     let variables = &body["variables"];
     let key = (
@@ -536,30 +644,6 @@ fn portfolio(count: usize, k: usize) -> Vec<FakeEpic> {
             e
         })
         .collect()
-}
-
-fn description(id: usize) -> String {
-    format!(
-        "## Summary\n\nMove ledger service {id} off the old platform so finance can close \
-         the books on the new one. See the [charter](https://docs.example.com/charter/{id}).\n\n\
-         ## Scope\n\n- Data migration of 40 tables\n- Reports and dashboards\n- Decommissioning\n\n\
-         <!-- Status Start -->\n\
-         ### Status 2026-11-20\n\n\
-         **Progress:** cut-over rehearsal {id} finished; 38 of 40 tables migrated and \
-         reconciled. Reports are in user acceptance testing with @finance-team.\n\n\
-         - [x] Rehearse the cut-over (see #{a} and &{id})\n\
-         - [x] Reconcile balances for Q3\n\
-         - [ ] Sign-off from the controller, due `2026-11-27`\n\
-         - [ ] Freeze window agreed with [operations](https://wiki.example.com/ops/{id})\n\n\
-         > **Risk:** the vendor's export API limits us to 1,000 rows a minute; \
-         a workaround is in review in !{b}.\n\n\
-         | milestone | date | state |\n|---|---|---|\n| rehearsal | 2026-11-13 | done |\n\
-         | go-live | 2026-12-07 | planned |\n\
-         <!-- Status End -->\n\n\
-         ## Links\n\n- Runbook: https://wiki.example.com/runbooks/{id}\n- Budget: finance-{id}\n",
-        a = id * 3 + 1,
-        b = id * 5 + 2,
-    )
 }
 
 fn program_toml(k: usize, group: &str) -> String {

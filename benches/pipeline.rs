@@ -16,9 +16,15 @@ use rolly::schedule::Period;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+// The end-to-end benchmark's descriptions, for the "long sections" measurement.
+#[path = "common/description.rs"]
+mod description;
+
 const URL: &str = "https://gitlab.example.com";
 const SIZES: [usize; 3] = [100, 1_000, 5_000];
 
+/// `n` epics with short status sections (about 200 characters: a heading, two tasks,
+/// a quote and a small table).
 fn epics(n: usize) -> Vec<Epic> {
     let now = Utc.with_ymd_and_hms(2026, 11, 23, 8, 0, 0).unwrap();
     (0..n)
@@ -35,6 +41,16 @@ fn epics(n: usize) -> Vec<Epic> {
                 .with_assignee("jdoe", "Jane Doe", None)
                 .with_description(&body, now - Duration::days(i as i64 % 10))
         })
+        .collect()
+}
+
+/// `n` epics with the end-to-end benchmark's long sections (about 1 KB each).
+fn long_epics(n: usize) -> Vec<Epic> {
+    let now = Utc.with_ymd_and_hms(2026, 11, 23, 8, 0, 0).unwrap();
+    epics(n)
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| e.with_description(&description::description(i), now - Duration::days(2)))
         .collect()
 }
 
@@ -91,6 +107,11 @@ fn stages(c: &mut Criterion) {
         g.bench_with_input(
             BenchmarkId::new("extract_model_render", n),
             &input,
+            |b, e| b.iter(|| render::slack::render(&build(black_box(e), &rules))),
+        );
+        g.bench_with_input(
+            BenchmarkId::new("extract_model_render_long_sections", n),
+            &long_epics(n),
             |b, e| b.iter(|| render::slack::render(&build(black_box(e), &rules))),
         );
         g.finish();
