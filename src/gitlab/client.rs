@@ -29,6 +29,8 @@ use crate::retry::RetryPolicy;
 const EPICS_PAGE_SIZE: u32 = 100;
 /// Smallest page tried when GitLab still calls the query too complex.
 const MIN_EPICS_PAGE_SIZE: u32 = 10;
+/// Pages of epics decoded and prepared at once, each on a blocking thread.
+const PAGES_IN_PREPARATION: usize = 2;
 /// Longest answer read; a page of 100 epics with long descriptions is a few MiB.
 const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
 
@@ -171,7 +173,8 @@ impl GitLabClient {
         // round trip, and a group's pages can only be read one after another.
         let prepare = Arc::new(prepare);
         let selection = Arc::new(query.clone());
-        let mut pages = Vec::new();
+        let mut pages = std::collections::VecDeque::new();
+        let mut made = Vec::new();
         let mut cursor: Option<String> = None;
         let mut page_size = EPICS_PAGE_SIZE;
         loop {
@@ -188,9 +191,16 @@ impl GitLabClient {
                 data => data?,
             };
             let next = queries::epics_next_cursor(data.get())?;
+            // When pages come faster than they are prepared (a GitLab close by), the
+            // oldest is waited for: pages held in memory and blocking threads stay few.
+            if pages.len() >= PAGES_IN_PREPARATION
+                && let Some(oldest) = pages.pop_front()
+            {
+                made.extend(prepared(oldest).await?);
+            }
             let query = Arc::clone(&selection);
             let prepare = Arc::clone(&prepare);
-            pages.push(tokio::task::spawn_blocking(move || {
+            pages.push_back(tokio::task::spawn_blocking(move || {
                 let page = decode::<queries::EpicsPage>("epics", &data)
                     .and_then(|data| queries::epics_page(data, &query.group))?;
                 let selected = page
@@ -206,12 +216,8 @@ impl GitLabClient {
                 None => break,
             }
         }
-        let mut made = Vec::new();
         for page in pages {
-            made.extend(page.await.map_err(|e| Error::UnexpectedAnswer {
-                operation: "epics",
-                detail: format!("decoding a page failed ({e})"),
-            })??);
+            made.extend(prepared(page).await?);
         }
         Ok(made)
     }
@@ -425,6 +431,16 @@ fn decode<Q: GraphQLQuery>(
         operation,
         detail: format!("its data does not have the expected shape ({e})"),
     })
+}
+
+/// What the blocking task of one page made of it.
+async fn prepared<T>(
+    page: tokio::task::JoinHandle<Result<Vec<T>, Error>>,
+) -> Result<Vec<T>, Error> {
+    page.await.map_err(|e| Error::UnexpectedAnswer {
+        operation: "epics",
+        detail: format!("decoding a page failed ({e})"),
+    })?
 }
 
 fn stuck_cursor() -> Error {
