@@ -153,13 +153,13 @@ pub async fn main(cli: Cli) -> ExitCode {
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    // Not for the daemon: nothing waits on its start.
     if matches!(
         cli.command,
         Command::Check { offline: false }
             | Command::Preview { .. }
             | Command::Once { .. }
             | Command::Remind { .. }
-            | Command::Run
     ) {
         crate::tls::read_ahead();
     }
