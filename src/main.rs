@@ -11,9 +11,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> std::process::ExitCode {
     no_transparent_huge_pages();
     let cli = rolly::cli::Cli::parse();
-    // On a worker thread, a request's answer is taken up by the thread that polled it
-    // in, instead of being handed to the main thread: each Slack post of a long roll-up
-    // is a round trip.
+    // On a runtime worker, the thread that reads an answer goes on with the task that
+    // waits for it; on the main thread, every answer would be handed across threads,
+    // and a long roll-up posts one message after another (BENCHMARKS.md).
     match tokio::spawn(rolly::cli::main(cli)).await {
         Ok(code) => code,
         Err(e) => std::panic::resume_unwind(e.into_panic()),
