@@ -19,7 +19,12 @@ fn epic(iid: u32, title: &str) -> Epic {
 /// The roll-up of `epics` for program `crm` on Monday 2026-11-23 in Los Angeles.
 pub(crate) fn build_with(epics: &[Epic], previous: Option<&[Snapshot]>) -> RollUp {
     let rules = Rules::default();
-    let ctx = Context {
+    build(epics, &context(&rules, previous))
+}
+
+/// Program `crm` on Monday 2026-11-23 in Los Angeles.
+fn context<'a>(rules: &'a Rules, previous: Option<&'a [Snapshot]>) -> Context<'a> {
+    Context {
         program: "crm",
         title: "CRM migration",
         period: Period::containing(now(), chrono_tz::America::Los_Angeles),
@@ -27,10 +32,9 @@ pub(crate) fn build_with(epics: &[Epic], previous: Option<&[Snapshot]>) -> RollU
         now: now(),
         stale_after_days: 7,
         gitlab_url: URL,
-        rules: &rules,
+        rules,
         previous,
-    };
-    build(epics, &ctx)
+    }
 }
 
 fn titles(r: &RollUp) -> Vec<&str> {
@@ -225,17 +229,7 @@ fn entries_made_page_by_page_assemble_into_the_roll_up_built_at_once() {
     let before = build_with(&[epic(1, "kept"), epic(9, "gone")], None);
     let previous = snapshots(&before);
     let rules = Rules::default();
-    let ctx = Context {
-        program: "crm",
-        title: "CRM migration",
-        period: Period::containing(now(), chrono_tz::America::Los_Angeles),
-        timezone: chrono_tz::America::Los_Angeles,
-        now: now(),
-        stale_after_days: 7,
-        gitlab_url: URL,
-        rules: &rules,
-        previous: Some(&previous),
-    };
+    let ctx = context(&rules, Some(&previous));
     // The most urgent epic comes on the last page.
     let pages = [
         vec![
