@@ -14,6 +14,9 @@ fn main() -> std::process::ExitCode {
     // stays one.
     no_transparent_huge_pages();
     let cli = rolly::cli::Cli::parse();
+    if cli.calls_apis_at_once() {
+        rolly::tls::read_ahead();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
