@@ -286,7 +286,7 @@ async fn claim_and_deliver(
     if let Some(issue) = &program.rollup_issue {
         match run.issue_url.clone() {
             Some(url) => rollup.issue_url = Some(url),
-            None => match file_rollup_issue(&svc.gitlab, issue, &rollup).await {
+            None => match file_rollup_issue(&svc.gitlab, issue, &rollup, force).await {
                 Ok((url, close_warnings)) => {
                     svc.store.record_issue(key, &url)?;
                     rollup.issue_url = Some(url);
@@ -435,39 +435,48 @@ async fn find_part(
     }
 }
 
-/// Creates the roll-up issue and closes earlier open ones with its label. Returns the
-/// new issue's URL and warnings about issues that could not be closed.
+/// Files the roll-up issue and closes earlier open ones with its label. Returns the
+/// issue's URL and warnings about issues that could not be closed.
+///
+/// An open issue with the label and this program's title and period is one an earlier
+/// attempt filed before it could record it: that one is used, unless `force`.
 async fn file_rollup_issue(
     gitlab: &GitLabClient,
     cfg: &RollupIssue,
     rollup: &RollUp,
+    force: bool,
 ) -> Result<(String, Vec<String>), gitlab::Error> {
-    let title = format!(
-        "{} roll-up {} ({})",
-        rollup.title, rollup.period, rollup.date
-    );
-    let mut description = render::markdown::render(rollup);
-    if let Some(tags) = &cfg.tags {
-        description.push_str("\n\n");
-        description.push_str(tags);
-    }
-    let earlier = if cfg.close_previous {
-        gitlab
-            .open_issues_with_label(&cfg.project, &cfg.label)
-            .await?
-    } else {
-        vec![]
-    };
-    let created = gitlab
-        .create_issue(
-            &cfg.project,
-            &title,
-            &description,
-            std::slice::from_ref(&cfg.label),
-        )
+    let this_period = format!("{} roll-up {} (", rollup.title, rollup.period);
+    let open = gitlab
+        .open_issues_with_label(&cfg.project, &cfg.label)
         .await?;
+    let filed = match open.iter().find(|i| i.title.starts_with(&this_period)) {
+        Some(issue) if !force => {
+            tracing::info!(url = %issue.web_url, "the roll-up issue of this period is already filed; using it");
+            issue.clone()
+        }
+        _ => {
+            let title = format!("{this_period}{})", rollup.date);
+            let mut description = render::markdown::render(rollup);
+            if let Some(tags) = &cfg.tags {
+                description.push_str("\n\n");
+                description.push_str(tags);
+            }
+            gitlab
+                .create_issue(
+                    &cfg.project,
+                    &title,
+                    &description,
+                    std::slice::from_ref(&cfg.label),
+                )
+                .await?
+        }
+    };
     let mut warnings = Vec::new();
-    for old in earlier.iter().filter(|i| i.iid != created.iid) {
+    let earlier = open
+        .iter()
+        .filter(|i| cfg.close_previous && i.iid != filed.iid);
+    for old in earlier {
         if let Err(e) = gitlab.close_issue(&cfg.project, &old.iid).await {
             warnings.push(format!(
                 "the earlier roll-up issue {} was not closed: {e}",
@@ -475,7 +484,7 @@ async fn file_rollup_issue(
             ));
         }
     }
-    Ok((created.web_url, warnings))
+    Ok((filed.web_url, warnings))
 }
 
 /// Reports a failed run to the error channel, if one is configured. Never fails:

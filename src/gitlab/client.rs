@@ -52,6 +52,7 @@ pub struct EpicQuery {
 pub struct IssueRef {
     /// Internal id within its project, e.g. `17`.
     pub iid: String,
+    pub title: String,
     /// Link to the issue.
     pub web_url: String,
 }

@@ -320,6 +320,7 @@ pub(super) fn created_issue(
     let issue = payload.issue.ok_or_else(|| no_payload("create_issue"))?;
     Ok(IssueRef {
         iid: issue.iid,
+        title: issue.title,
         web_url: issue.web_url,
     })
 }
@@ -358,6 +359,7 @@ pub(super) fn open_issues_page(
         .flatten()
         .map(|issue| IssueRef {
             iid: issue.iid,
+            title: issue.title,
             web_url: issue.web_url,
         })
         .collect();

@@ -362,6 +362,37 @@ async fn the_rollup_issue_is_created_with_tags_and_label_and_the_earlier_one_clo
 }
 
 #[tokio::test]
+async fn an_issue_an_earlier_attempt_filed_for_this_period_is_used_not_filed_again() {
+    let extra = "[program.rollup_issue]\nproject = \"it/pmo/status\"\nlabel = \"rolly-rollup\"";
+    let app = TestApp::spawn(extra).await;
+    app.gitlab
+        .add_group(GROUP, vec![with_section(epic("A"), "Moving on")]);
+    // Filed on Tuesday of the same week by an attempt that stopped before recording it.
+    let mut filed = issue(7, &["rolly-rollup"], true);
+    filed.title = "CRM migration roll-up 2026-W48 (2026-11-24)".into();
+    let last_week = issue(5, &["rolly-rollup"], true);
+    app.gitlab
+        .add_project("it/pmo/status", vec![last_week, filed]);
+
+    let Delivery::Delivered { issue_url, .. } = deliver(&app, false).await.unwrap() else {
+        panic!()
+    };
+
+    let issues = app.gitlab.issues("it/pmo/status");
+    assert_eq!(
+        issues.len(),
+        2,
+        "no second issue for the period: {issues:?}"
+    );
+    assert!(issue_url.unwrap().ends_with("/-/issues/7"));
+    assert!(issues.iter().find(|i| i.iid == 7).unwrap().open);
+    assert!(
+        !issues.iter().find(|i| i.iid == 5).unwrap().open,
+        "last week's issue is closed"
+    );
+}
+
+#[tokio::test]
 async fn a_gitlab_failure_creating_the_issue_still_delivers_the_slack_rollup() {
     let extra = "[program.rollup_issue]\nproject = \"it/pmo/missing\"";
     let app = TestApp::spawn(extra).await;

@@ -483,7 +483,7 @@ fn create_issue(world: &mut World, v: &Value) -> Value {
             .collect(),
         open: true,
     };
-    let created = json!({"iid": issue.iid.to_string(), "webUrl": format!("{base}/{project}/-/issues/{}", issue.iid)});
+    let created = json!({"iid": issue.iid.to_string(), "title": issue.title, "webUrl": format!("{base}/{project}/-/issues/{}", issue.iid)});
     issues.push(issue);
     json!({"data": {"createIssue": {"issue": created, "errors": []}}})
 }
@@ -502,7 +502,7 @@ fn open_issues(world: &World, v: &Value) -> Value {
     let base = &world.base_url;
     let nodes: Vec<Value> = page
         .iter()
-        .map(|i| json!({"iid": i.iid.to_string(), "webUrl": format!("{base}/{project}/-/issues/{}", i.iid)}))
+        .map(|i| json!({"iid": i.iid.to_string(), "title": i.title, "webUrl": format!("{base}/{project}/-/issues/{}", i.iid)}))
         .collect();
     json!({"data": {"project": {"issues": {"pageInfo": page_info, "nodes": nodes}}}})
 }
