@@ -4,8 +4,8 @@
 //! failures to [`Error`] and the program's epic filter. What is asked and how answers
 //! become [`Epic`]s lives in `queries`; header and body details live in `wire`.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -14,10 +14,13 @@ use reqwest::StatusCode;
 use reqwest::header;
 use secrecy::SecretString;
 use serde_json::value::RawValue;
+use tokio::sync::oneshot;
+use tokio_util::task::AbortOnDropHandle;
+use tracing::Instrument;
 use url::Url;
 
 use super::error::Error;
-use super::queries;
+use super::queries::{self, CursorAhead};
 use super::wire::{
     auth_headers, error_chain, excerpt, graphql_endpoint, parse_answer, record, requested_wait,
 };
@@ -31,6 +34,9 @@ const EPICS_PAGE_SIZE: u32 = 100;
 const MIN_EPICS_PAGE_SIZE: u32 = 10;
 /// Pages of epics decoded and prepared at once, each on a blocking thread.
 const PAGES_IN_PREPARATION: usize = 2;
+/// Front of an epics answer searched for the next page's cursor. GitLab sends it in the
+/// first hundred bytes; an answer without it there is decoded whole first.
+const CURSOR_AHEAD_BYTES: usize = 16 * 1024;
 /// Longest answer read; a page of 100 epics with long descriptions is a few MiB.
 const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
 
@@ -169,28 +175,34 @@ impl GitLabClient {
         T: Send + 'static,
         F: Fn(Vec<Epic>) -> Vec<T> + Send + Sync + 'static,
     {
-        // A page is decoded (and prepared) on the blocking pool while the next one is
-        // asked for: that takes milliseconds that would otherwise add to every page's
-        // round trip, and a group's pages can only be read one after another.
+        // A group's pages can only be read one after another, so nothing is added to
+        // each page's round trip that can run beside it: the next page is asked for as
+        // soon as this answer's front names its cursor, while the rest of the answer
+        // still arrives, and a page is decoded (and prepared) on the blocking pool.
         let prepare = Arc::new(prepare);
         let selection = Arc::new(query.clone());
         let mut pages = std::collections::VecDeque::new();
         let mut made = Vec::new();
-        let mut cursor: Option<String> = None;
         let mut page_size = EPICS_PAGE_SIZE;
+        let mut page = self.request_page(query, page_size, None);
         loop {
-            let variables = queries::epics_variables(query, page_size, cursor.clone());
-            let data = match self
-                .execute_raw::<queries::EpicsPage>("epics", variables)
-                .await
-            {
-                Err(e) if e.is_too_complex() && page_size > MIN_EPICS_PAGE_SIZE => {
+            let ahead = match (&mut page.cursor_ahead).await {
+                Ok(cursor) => Some(self.request_page(query, page_size, Some(cursor))),
+                Err(_) => None,
+            };
+            let data = match page.answer.await {
+                Err(e) => Err(Error::UnexpectedAnswer {
+                    operation: "epics",
+                    detail: format!("asking for a page failed ({e})"),
+                }),
+                Ok(Err(e)) if e.is_too_complex() && page_size > MIN_EPICS_PAGE_SIZE => {
                     page_size = (page_size / 2).max(MIN_EPICS_PAGE_SIZE);
                     tracing::warn!(group = %query.group, page_size, error = %e, "smaller epic pages");
+                    page = self.request_page(query, page_size, page.cursor);
                     continue;
                 }
-                data => data?,
-            };
+                Ok(answer) => answer,
+            }?;
             let next = queries::epics_next_cursor(data.get())?;
             // When pages come faster than they are prepared (a GitLab close by), the
             // oldest is waited for: pages held in memory and blocking threads stay few.
@@ -211,16 +223,43 @@ impl GitLabClient {
                     .collect();
                 Ok::<_, Error>(prepare(selected))
             }));
-            match next {
-                Some(next) if cursor.as_ref() == Some(&next) => return Err(stuck_cursor()),
-                Some(next) => cursor = Some(next),
+            page = match next {
                 None => break,
-            }
+                Some(next) if page.cursor.as_ref() == Some(&next) => return Err(stuck_cursor()),
+                // The page's own decoding decides; the head start is used when it agrees.
+                Some(next) => match ahead {
+                    Some(ahead) if ahead.cursor.as_ref() == Some(&next) => ahead,
+                    _ => self.request_page(&selection, page_size, Some(next)),
+                },
+            };
         }
         for page in pages {
             made.extend(prepared(page).await?);
         }
         Ok(made)
+    }
+
+    /// Asks for one page of epics on a task of its own.
+    fn request_page(
+        &self,
+        query: &EpicQuery,
+        page_size: u32,
+        cursor: Option<String>,
+    ) -> PageRequest {
+        let (found, cursor_ahead) = oneshot::channel();
+        let variables = queries::epics_variables(query, page_size, cursor.clone());
+        let client = self.clone();
+        let task = async move {
+            let watch = CursorWatch(Mutex::new(Some(found)));
+            client
+                .execute_raw::<queries::EpicsPage>("epics", variables, Some(&watch))
+                .await
+        };
+        PageRequest {
+            cursor,
+            answer: AbortOnDropHandle::new(tokio::spawn(task.in_current_span())),
+            cursor_ahead,
+        }
     }
 
     /// Creates an issue in `project` (full path) with the given labels (by title).
@@ -300,15 +339,17 @@ impl GitLabClient {
         operation: &'static str,
         variables: Q::Variables,
     ) -> Result<Q::ResponseData, Error> {
-        let data = self.execute_raw::<Q>(operation, variables).await?;
+        let data = self.execute_raw::<Q>(operation, variables, None).await?;
         decode::<Q>(operation, &data)
     }
 
-    /// Sends one operation with retries; returns its `data` undecoded.
+    /// Sends one operation with retries; returns its `data` undecoded. `watch` looks at
+    /// each answer while it arrives.
     async fn execute_raw<Q: GraphQLQuery>(
         &self,
         operation: &'static str,
         variables: Q::Variables,
+        watch: Option<&CursorWatch>,
     ) -> Result<Box<RawValue>, Error> {
         let body = serde_json::to_vec(&Q::build_query(variables)).map_err(|e| {
             Error::UnexpectedAnswer {
@@ -318,12 +359,17 @@ impl GitLabClient {
         })?;
         let retry = self.inner.retry;
         retry
-            .run(operation, || self.attempt(operation, &body))
+            .run(operation, || self.attempt(operation, &body, watch))
             .await
     }
 
     /// One HTTP request, logged and measured; returns the answer's `data`.
-    async fn attempt(&self, operation: &'static str, body: &[u8]) -> Result<Box<RawValue>, Error> {
+    async fn attempt(
+        &self,
+        operation: &'static str,
+        body: &[u8],
+        watch: Option<&CursorWatch>,
+    ) -> Result<Box<RawValue>, Error> {
         self.inner.requests_sent.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
         let sent = self
@@ -337,7 +383,7 @@ impl GitLabClient {
         let (status, result) = match sent {
             Ok(response) => (
                 Some(response.status()),
-                self.read_answer(operation, response).await,
+                self.read_answer(operation, response, watch).await,
             ),
             Err(e) => (None, Err(self.transport_error(&e))),
         };
@@ -349,6 +395,7 @@ impl GitLabClient {
         &self,
         operation: &'static str,
         response: reqwest::Response,
+        watch: Option<&CursorWatch>,
     ) -> Result<Box<RawValue>, Error> {
         let status = response.status();
         if status == StatusCode::TOO_MANY_REQUESTS {
@@ -359,12 +406,12 @@ impl GitLabClient {
         }
         if !status.is_success() {
             let body = self
-                .read_body(operation, response)
+                .read_body(operation, response, None)
                 .await
                 .unwrap_or_default();
             return Err(self.status_error(status, &body));
         }
-        let body = self.read_body(operation, response).await?;
+        let body = self.read_body(operation, response, watch).await?;
         parse_answer(operation, &body)
     }
 
@@ -373,6 +420,7 @@ impl GitLabClient {
         &self,
         operation: &'static str,
         mut response: reqwest::Response,
+        watch: Option<&CursorWatch>,
     ) -> Result<Vec<u8>, Error> {
         let mut body = Vec::new();
         while let Some(chunk) = response
@@ -387,6 +435,9 @@ impl GitLabClient {
                 });
             }
             body.extend_from_slice(&chunk);
+            if let Some(watch) = watch {
+                watch.look(&body);
+            }
         }
         Ok(body)
     }
@@ -448,6 +499,39 @@ fn stuck_cursor() -> Error {
     Error::UnexpectedAnswer {
         operation: "pagination",
         detail: "GitLab returned the same page cursor twice".to_owned(),
+    }
+}
+
+/// One page of epics being asked for; dropping it cancels the request.
+struct PageRequest {
+    /// The cursor the page starts after; `None` for the first page.
+    cursor: Option<String>,
+    answer: AbortOnDropHandle<Result<Box<RawValue>, Error>>,
+    /// The next page's cursor, sent as soon as the front of the answer shows it; closed
+    /// without one when the answer does not show it early.
+    cursor_ahead: oneshot::Receiver<String>,
+}
+
+/// Looks at the front of an `EpicsPage` answer while it arrives, for the next cursor.
+struct CursorWatch(Mutex<Option<oneshot::Sender<String>>>);
+
+impl CursorWatch {
+    /// Takes a look at the answer's bytes received so far.
+    fn look(&self, received: &[u8]) {
+        let mut found = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if found.is_none() {
+            return;
+        }
+        match queries::epics_cursor_ahead(received) {
+            CursorAhead::Next(cursor) => {
+                if let Some(found) = found.take() {
+                    // The page loop may have stopped waiting; nothing is lost then.
+                    let _ = found.send(cursor);
+                }
+            }
+            CursorAhead::NotYet if received.len() < CURSOR_AHEAD_BYTES => {}
+            CursorAhead::NotYet | CursorAhead::None => *found = None,
+        }
     }
 }
 

@@ -135,6 +135,15 @@ pub(super) fn epics_page(data: epics_page::ResponseData, group: &str) -> Result<
     })
 }
 
+/// `pageInfo` of a connection, read on its own.
+#[derive(serde::Deserialize)]
+struct PageInfo {
+    #[serde(rename = "hasNextPage")]
+    has_next_page: bool,
+    #[serde(rename = "endCursor")]
+    end_cursor: Option<String>,
+}
+
 /// The cursor of the page after this `EpicsPage` answer, read without decoding its epics
 /// (so the next page can be asked for while this one is decoded). A missing group or
 /// work item list gives `None`; decoding the page reports it.
@@ -153,13 +162,6 @@ pub(super) fn epics_next_cursor(data: &str) -> Result<Option<String>, Error> {
         #[serde(rename = "pageInfo")]
         page_info: PageInfo,
     }
-    #[derive(serde::Deserialize)]
-    struct PageInfo {
-        #[serde(rename = "hasNextPage")]
-        has_next_page: bool,
-        #[serde(rename = "endCursor")]
-        end_cursor: Option<String>,
-    }
     let data: Data = serde_json::from_str(data).map_err(|e| Error::UnexpectedAnswer {
         operation: "epics",
         detail: format!("its page information does not have the expected shape ({e})"),
@@ -171,6 +173,47 @@ pub(super) fn epics_next_cursor(data: &str) -> Result<Option<String>, Error> {
             items.page_info.end_cursor,
         ),
         None => Ok(None),
+    }
+}
+
+/// What the front of an `EpicsPage` answer tells about the next page, before the rest
+/// of the answer has arrived.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum CursorAhead {
+    /// There is a next page, after this cursor.
+    Next(String),
+    /// No head start: this is the last page, or `pageInfo` is not as expected (the
+    /// page's full decoding reports what is wrong).
+    None,
+    /// Not in the bytes so far.
+    NotYet,
+}
+
+/// Looks for the `pageInfo` of an `EpicsPage` answer in the bytes received so far.
+///
+/// GraphQL orders an answer's fields as the query selects them (spec, "Serialized Map
+/// Ordering"), and `epics.graphql` selects `pageInfo` before `nodes`, so GitLab sends the
+/// cursor within the first hundred bytes of a page that may be megabytes long. The key
+/// `"pageInfo"` followed by `:` cannot come from text inside the answer: a quote within a
+/// JSON string is always escaped. The query asks for no other `pageInfo`. Whatever is
+/// found here is only a head start: the page's full decoding decides.
+pub(super) fn epics_cursor_ahead(prefix: &[u8]) -> CursorAhead {
+    const KEY: &[u8] = b"\"pageInfo\"";
+    let Some(at) = memchr::memmem::find(prefix, KEY) else {
+        return CursorAhead::NotYet;
+    };
+    let rest = prefix[at + KEY.len()..].trim_ascii_start();
+    let Some(value) = rest.strip_prefix(b":") else {
+        return CursorAhead::NotYet;
+    };
+    let mut reader = serde_json::Deserializer::from_slice(value);
+    match serde::Deserialize::deserialize(&mut reader) {
+        Ok(PageInfo {
+            has_next_page: true,
+            end_cursor: Some(cursor),
+        }) => CursorAhead::Next(cursor),
+        Err(e) if e.is_eof() => CursorAhead::NotYet,
+        _ => CursorAhead::None,
     }
 }
 
@@ -414,6 +457,55 @@ mod tests {
         let broken =
             r#"{"group": {"workItems": {"pageInfo": {"hasNextPage": true, "endCursor": null}}}}"#;
         assert!(epics_next_cursor(broken).is_err());
+    }
+
+    #[test]
+    fn the_next_cursor_is_seen_as_soon_as_its_page_info_has_arrived() {
+        let answer = r#"{"data":{"group":{"workItems":{"pageInfo":{"hasNextPage":true,"endCursor":"abc"},"nodes":[{"id":"gid://gitlab/WorkItem/1"}]}}}}"#;
+        let complete = answer.find("},").unwrap() + 1;
+        for cut in 0..=answer.len() {
+            let expected = if cut < complete {
+                CursorAhead::NotYet
+            } else {
+                CursorAhead::Next("abc".to_owned())
+            };
+            assert_eq!(
+                epics_cursor_ahead(&answer.as_bytes()[..cut]),
+                expected,
+                "{cut}"
+            );
+        }
+        let spaced = br#"{"data": {"group": {"workItems": {"pageInfo" : {"hasNextPage": true, "endCursor": "abc"}"#;
+        assert_eq!(
+            epics_cursor_ahead(spaced),
+            CursorAhead::Next("abc".to_owned())
+        );
+    }
+
+    #[test]
+    fn the_last_page_or_an_unexpected_page_info_gives_no_head_start() {
+        let last = br#"{"data":{"group":{"workItems":{"pageInfo":{"hasNextPage":false,"endCursor":"abc"},"nodes":["#;
+        assert_eq!(epics_cursor_ahead(last), CursorAhead::None);
+        let no_cursor =
+            br#"{"data":{"group":{"workItems":{"pageInfo":{"hasNextPage":true,"endCursor":null},"#;
+        assert_eq!(epics_cursor_ahead(no_cursor), CursorAhead::None);
+        let odd = br#"{"data":{"group":{"workItems":{"pageInfo":[1],"#;
+        assert_eq!(epics_cursor_ahead(odd), CursorAhead::None);
+    }
+
+    #[test]
+    fn page_info_written_in_an_epic_is_not_taken_for_the_cursor() {
+        // Nodes first, as a server that ignores the selection order would send them.
+        let answer = r#"{"data":{"group":{"workItems":{"nodes":[{"title":"\"pageInfo\":{\"hasNextPage\":true,\"endCursor\":\"evil\"}"}],"pageInfo":{"hasNextPage":true,"endCursor":"abc"}}}}}"#;
+        let real = answer.rfind("\"pageInfo\"").unwrap();
+        assert_eq!(
+            epics_cursor_ahead(&answer.as_bytes()[..real]),
+            CursorAhead::NotYet
+        );
+        assert_eq!(
+            epics_cursor_ahead(answer.as_bytes()),
+            CursorAhead::Next("abc".to_owned())
+        );
     }
 
     fn counts(name: &str, opened: i64, closed: i64) -> CountsByType {

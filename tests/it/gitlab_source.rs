@@ -3,7 +3,11 @@
 //! Real time throughout: tokio's paused clock would fire reqwest's timeouts at once
 //! while the runtime waits on the socket. Retries use the millisecond policy.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+use futures::StreamExt;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rolly::epic::{EpicState, HealthStatus, Person, Progress};
@@ -11,7 +15,7 @@ use rolly::gitlab::{EpicQuery, Error, GitLabClient};
 use rolly::retry::RetryPolicy;
 use secrecy::SecretString;
 
-use crate::helpers::fake_gitlab::{Failure, FakeEpic, FakeGitLab, TOKEN, epic, issue};
+use crate::helpers::fake_gitlab::{Failure, FakeEpic, FakeGitLab, TOKEN, epic, epic_json, issue};
 
 const GROUP: &str = "it/pmo";
 
@@ -549,4 +553,79 @@ fn an_empty_token_is_refused_before_any_request() {
         GitLabClient::new(&url, token, Duration::from_secs(5), RetryPolicy::fast(1)).unwrap_err();
 
     assert!(err.to_string().contains("token is empty"), "{err}");
+}
+
+/// A GitLab whose first page of two holds back its end until the second page is asked
+/// for (or two seconds pass), as a long answer still arriving over a slow link would.
+/// `rest` is the end of the first answer, after its first epic's opening.
+async fn gitlab_with_a_slow_first_page(rest: &'static str) -> (url::Url, Arc<AtomicBool>) {
+    let second_asked = Arc::new(tokio::sync::Notify::new());
+    let asked_early = Arc::new(AtomicBool::new(false));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let node = |title: &str, iid: u32| {
+        let mut e = epic(title);
+        e.iid = iid;
+        e.group = GROUP.to_owned();
+        epic_json(&e, &base).to_string()
+    };
+    let (first, second) = (node("First", 1), node("Second", 2));
+    let app = axum::Router::new().route(
+        "/api/graphql",
+        axum::routing::post({
+            let (second_asked, asked_early) = (second_asked.clone(), asked_early.clone());
+            move |body: axum::Json<serde_json::Value>| async move {
+                if body["variables"]["cursor"].is_string() {
+                    second_asked.notify_one();
+                    return axum::body::Body::from(format!(
+                        r#"{{"data":{{"group":{{"workItems":{{"pageInfo":{{"hasNextPage":false,"endCursor":"offset:2"}},"nodes":[{second}]}}}}}}}}"#
+                    ));
+                }
+                let front = format!(
+                    r#"{{"data":{{"group":{{"workItems":{{"pageInfo":{{"hasNextPage":true,"endCursor":"offset:1"}},"nodes":[{first}"#
+                );
+                let end = async move {
+                    let waited = tokio::time::timeout(Duration::from_secs(2), second_asked.notified());
+                    asked_early.store(waited.await.is_ok(), Ordering::SeqCst);
+                    Ok::<_, std::io::Error>(axum::body::Bytes::from_static(rest.as_bytes()))
+                };
+                let front = futures::stream::once(async move { Ok(axum::body::Bytes::from(front)) });
+                axum::body::Body::from_stream(front.chain(futures::stream::once(end)))
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (base.parse().unwrap(), asked_early)
+}
+
+#[tokio::test]
+async fn the_next_page_is_asked_for_while_the_rest_of_a_page_still_arrives() {
+    let (url, asked_early) = gitlab_with_a_slow_first_page("]}}}}").await;
+    let token = SecretString::from(TOKEN.to_owned());
+    let client = GitLabClient::new(&url, token, Duration::from_secs(5), RetryPolicy::fast(3));
+
+    let epics = client.unwrap().fetch_epics(&program(&[])).await.unwrap();
+
+    assert_eq!(titles(&epics), ["First", "Second"]);
+    assert!(
+        asked_early.load(Ordering::SeqCst),
+        "the second page was asked for only after the first had arrived"
+    );
+}
+
+#[tokio::test]
+async fn a_page_broken_after_its_cursor_fails_the_read_though_the_next_page_was_asked_for() {
+    let (url, asked_early) = gitlab_with_a_slow_first_page(",{\"id\": ]}}}}").await;
+    let token = SecretString::from(TOKEN.to_owned());
+    let client = GitLabClient::new(&url, token, Duration::from_secs(5), RetryPolicy::fast(3));
+
+    let err = client
+        .unwrap()
+        .fetch_epics(&program(&[]))
+        .await
+        .unwrap_err();
+
+    assert!(asked_early.load(Ordering::SeqCst));
+    assert!(matches!(err, Error::UnexpectedAnswer { .. }), "{err:?}");
+    assert!(err.to_string().contains("not GraphQL JSON"), "{err}");
 }

@@ -279,7 +279,8 @@ impl Respond for Responder {
             None => slow,
         };
         let answer = answer(&mut world, &operation, &variables);
-        let response = ResponseTemplate::new(200).set_body_json(answer);
+        let response = ResponseTemplate::new(200)
+            .set_body_raw(in_selection_order(&answer), "application/json");
         match delay {
             Some(delay) => response.set_delay(delay),
             None => response,
@@ -309,6 +310,28 @@ fn failure_response(failure: Failure) -> ResponseTemplate {
         }
         Failure::GraphQl(messages) => ResponseTemplate::new(200).set_body_json(errors(&messages)),
         Failure::Delay(_) => unreachable!("delays are applied to the normal answer"),
+    }
+}
+
+/// `answer` written as GitLab writes it: fields in the order the query selects them,
+/// which for rolly's queries puts `pageInfo` before `nodes` (serde_json sorts keys).
+fn in_selection_order(answer: &Value) -> String {
+    match answer {
+        Value::Object(fields) => {
+            let page_info = fields.get_key_value("pageInfo");
+            let rest = fields.iter().filter(|(name, _)| *name != "pageInfo");
+            let written: Vec<String> = page_info
+                .into_iter()
+                .chain(rest)
+                .map(|(name, value)| format!("{}:{}", json!(name), in_selection_order(value)))
+                .collect();
+            format!("{{{}}}", written.join(","))
+        }
+        Value::Array(items) => {
+            let written: Vec<String> = items.iter().map(in_selection_order).collect();
+            format!("[{}]", written.join(","))
+        }
+        other => other.to_string(),
     }
 }
 
