@@ -11,6 +11,12 @@
 //!   A group's pages follow a cursor, so they are sequential; programs run side by
 //!   side, [`MAX_CONCURRENT_PROGRAMS`] at a time.
 //!
+//! The stand-ins take time of their own: a page is answered a little after the latency,
+//! and a post takes a loopback round trip. Both are measured with a bare HTTP client
+//! and give a second floor for the run to the last post, that of a client that does
+//! nothing but wait for them: the pages in sequence times the page's answer time, plus
+//! a program's posts (which follow one another in a thread) times the post's.
+//!
 //! ```text
 //! cargo bench --bench end_to_end -- --latency-ms 20 --sizes 100,1000,5000 --repeats 5
 //! ```
@@ -114,6 +120,24 @@ impl Scenario {
     fn first_post_floor(self, latency: Duration) -> Duration {
         latency * self.pages_per_program() as u32
     }
+
+    /// Until the last program has posted its last message, for a client that only
+    /// waits for the stand-ins; `posts` is how many messages all programs posted.
+    fn stand_ins_floor(self, stand_ins: StandIns, posts: usize) -> Duration {
+        let waves = self.programs.div_ceil(MAX_CONCURRENT_PROGRAMS) as u32;
+        let per_program = stand_ins.page * self.pages_per_program() as u32
+            + stand_ins.post * posts.div_ceil(self.programs) as u32;
+        per_program * waves
+    }
+}
+
+/// How long the stand-ins take to answer, as a bare client sees it.
+#[derive(Debug, Clone, Copy)]
+struct StandIns {
+    /// A full page of epics, request sent to body read.
+    page: Duration,
+    /// A roll-up message posted.
+    post: Duration,
 }
 
 /// What one run of `rolly once` cost.
@@ -171,20 +195,25 @@ async fn run(args: Args) {
         "GitLab latency {} ms per request; {} run(s) per row: median times, largest peak RSS.",
         args.latency_ms, args.repeats
     );
+    let stand_ins = StandIns {
+        page: page_answer_time(latency).await,
+        post: post_answer_time().await,
+    };
     println!(
-        "The synthetic GitLab answers a page of {PAGE} epics in {:.1} ms (median of 11, as a client sees it).\n",
-        page_answer_time(latency).await.as_secs_f64() * 1e3
+        "The synthetic GitLab answers a page of {PAGE} epics in {:.1} ms, the local Slack a post in {:.2} ms (medians, as a bare client sees them).\n",
+        stand_ins.page.as_secs_f64() * 1e3,
+        stand_ins.post.as_secs_f64() * 1e3,
     );
     println!(
-        "| epics | programs | GitLab requests (floor, ×) | first post ms (floor, ×) | wall time ms (floor, ×) | run: first post ms (floor, ×) | run: last post ms (floor, ×) | rolly CPU ms | Slack requests (posts) | peak RSS MiB |"
+        "| epics | programs | GitLab requests (floor, ×) | first post ms (floor, ×) | wall time ms (floor, ×) | run: first post ms (floor, ×) | run: last post ms (floor, ×) | run: last post, stand-ins' floor ms (×) | rolly CPU ms | Slack requests (posts) | peak RSS MiB |"
     );
-    println!("|---:|---:|---|---|---|---|---|---:|---|---:|");
+    println!("|---:|---:|---|---|---|---|---|---|---:|---|---:|");
     for scenario in scenarios {
         let mut runs = Vec::new();
         for _ in 0..args.repeats.max(1) {
             runs.push(measure(scenario, latency).await);
         }
-        report(scenario, latency, &runs);
+        report(scenario, latency, stand_ins, &runs);
     }
     let idle = idle_daemon(Duration::from_secs(args.idle_secs)).await;
     println!(
@@ -195,7 +224,7 @@ async fn run(args: Args) {
     );
 }
 
-fn report(s: Scenario, latency: Duration, runs: &[Run]) {
+fn report(s: Scenario, latency: Duration, stand_ins: StandIns, runs: &[Run]) {
     let median = |of: fn(&Run) -> Duration| {
         let mut all: Vec<Duration> = runs.iter().map(of).collect();
         all.sort();
@@ -209,8 +238,9 @@ fn report(s: Scenario, latency: Duration, runs: &[Run]) {
     let last = runs[runs.len() - 1];
     let peak = runs.iter().map(|r| r.peak_rss_kib).max().unwrap_or(0);
     let gitlab_floor = s.gitlab_floor();
+    let stand_ins_floor = s.stand_ins_floor(stand_ins, last.slack_posts);
     println!(
-        "| {} | {} | {} ({}, {:.2}) | {} | {} | {} | {} | {:.0} | {} ({}) | {:.1} |",
+        "| {} | {} | {} ({}, {:.2}) | {} | {} | {} | {} | {:.0} ({}) | {:.0} | {} ({}) | {:.1} |",
         s.epics,
         s.programs,
         last.gitlab_requests,
@@ -220,6 +250,8 @@ fn report(s: Scenario, latency: Duration, runs: &[Run]) {
         against(wall, s.wall_floor(latency)),
         against(run_first_post, s.first_post_floor(latency)),
         against(run_last_post, s.wall_floor(latency)),
+        stand_ins_floor.as_secs_f64() * 1e3,
+        ratio(run_last_post, stand_ins_floor),
         cpu.as_secs_f64() * 1e3,
         last.slack_requests,
         last.slack_posts,
@@ -326,6 +358,37 @@ async fn page_answer_time(latency: Duration) -> Duration {
             .and_then(reqwest::Response::error_for_status)
             .expect("the synthetic GitLab answers");
         answer.bytes().await.expect("reading the page");
+        times.push(started.elapsed());
+    }
+    times.sort();
+    times[times.len() / 2]
+}
+
+/// How long the local Slack takes to accept a post about as large as a roll-up's (50
+/// blocks, 10,000 characters), request sent to answer read.
+async fn post_answer_time() -> Duration {
+    let slack = LocalSlack::start().await;
+    let client = reqwest::Client::new();
+    let endpoint = slack.url.join("chat.postMessage").expect("a URL");
+    let blocks: Vec<Value> = (0..50)
+        .map(|i| json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("{i:0>200}")}}))
+        .collect();
+    let post = json!({"channel": "C0BENCH0000", "thread_ts": "1795400000.000001",
+        "text": "Roll-up (continued)", "blocks": blocks})
+    .to_string();
+    let mut times = Vec::new();
+    for _ in 0..101 {
+        let started = Instant::now();
+        let answer = client
+            .post(endpoint.clone())
+            .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
+            .bearer_auth(SLACK_TOKEN)
+            .body(post.clone())
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .expect("the local Slack answers");
+        answer.bytes().await.expect("reading the answer");
         times.push(started.elapsed());
     }
     times.sort();
