@@ -55,7 +55,7 @@ pub fn escape(text: &str) -> String {
 }
 
 /// [`escape`], appending to `out`.
-fn escape_into(text: &str, out: &mut String) {
+pub fn escape_into(text: &str, out: &mut String) {
     let mut plain = 0;
     for (i, b) in text.bytes().enumerate() {
         let entity = match b {
@@ -85,7 +85,7 @@ pub fn link(url: &str, label: &str) -> String {
 }
 
 /// [`link`], appending to `out`.
-fn push_link(url: &str, label: &str, out: &mut String) {
+pub fn push_link(url: &str, label: &str, out: &mut String) {
     let url = url.trim();
     let label = label.trim();
     let Some(rest) = allowed_rest(url) else {
@@ -172,13 +172,20 @@ fn push_label(label: &str, out: &mut String) {
 /// `•` bullets, tables become preformatted text, HTML comments are dropped, GitLab
 /// references become links where `refs` says where they point.
 pub fn to_mrkdwn(markdown: &str, refs: &RefContext) -> String {
+    let mut out = String::new();
+    push_mrkdwn(markdown, refs, &mut out);
+    out
+}
+
+/// [`to_mrkdwn`], appending to `out`.
+pub fn push_mrkdwn(markdown: &str, refs: &RefContext, out: &mut String) {
     let options =
         Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
     let mut renderer = Renderer::new(*refs);
     for event in Parser::new_ext(markdown, options) {
         renderer.event(event);
     }
-    renderer.finish()
+    renderer.finish_into(out);
 }
 
 /// Which separation the next block needs from what was written before it.
@@ -395,18 +402,19 @@ impl<'a> Renderer<'a> {
     }
 
     /// Returns the mrkdwn, without trailing whitespace on any line or at the end.
-    fn finish(mut self) -> String {
+    /// Appends what was written to `text`, without trailing whitespace on any line.
+    fn finish_into(mut self, text: &mut String) {
         self.flush_text();
-        let mut text = String::with_capacity(self.out.len());
+        let start = text.len();
+        text.reserve(self.out.len());
         for (i, line) in self.out.lines().enumerate() {
             if i > 0 {
                 text.push('\n');
             }
             text.push_str(line.trim_end());
         }
-        let kept = text.trim_end().len();
+        let kept = start + text[start..].trim_end().len();
         text.truncate(kept);
-        text
     }
 
     // ---- writing -------------------------------------------------------------------

@@ -7,7 +7,9 @@
 
 use slack_morphism::prelude::*;
 
-use super::mrkdwn::{self, RefContext, escape, link};
+use std::fmt::Write;
+
+use super::mrkdwn::{self, RefContext, escape, escape_into, link};
 use super::{SlackMessage, SlackPlan};
 use crate::extract::{Health, Priority, Section};
 use crate::rollup::{Change, Departed, Entry, Freshness, RollUp};
@@ -189,86 +191,109 @@ pub fn entry_text(gitlab_url: &str, e: &Entry) -> String {
     } else {
         e.title.as_str()
     };
-    let mut head = format!("*{}*\n{}", link(&e.web_url, title), meta_line(e));
+    // One string grows from the head to the body: this runs for every epic.
+    let mut text = String::with_capacity(512);
+    text.push('*');
+    mrkdwn::push_link(&e.web_url, title, &mut text);
+    text.push_str("*\n");
+    push_meta_line(e, &mut text);
     if let Some(line) = changes_line(&e.changes) {
-        head.push('\n');
-        head.push_str(&line);
+        text.push('\n');
+        text.push_str(&line);
     }
     match &e.freshness {
         Freshness::NotEdited { days } => {
-            head.push_str(&format!("\n⏳ _Stale: not edited for {days} days_"))
+            let _ = write!(text, "\n⏳ _Stale: not edited for {days} days_");
         }
-        Freshness::Unchanged => head.push_str("\n⏳ _Stale: unchanged since the last roll-up_"),
+        Freshness::Unchanged => text.push_str("\n⏳ _Stale: unchanged since the last roll-up_"),
         Freshness::Fresh | Freshness::NoUpdate => {}
     }
     // Titles and names are short in GitLab, but keep the head bounded whatever comes in.
     // (Bytes bound chars: most heads are checked without counting.)
-    let head = if head.len() > MAX_SECTION_CHARS / 2 {
-        mrkdwn::truncate(&head, MAX_SECTION_CHARS / 2).text
-    } else {
-        head
-    };
-    let body = match &e.section {
+    if text.len() > MAX_SECTION_CHARS / 2 {
+        text = mrkdwn::truncate(&text, MAX_SECTION_CHARS / 2).text;
+    }
+    text.push('\n');
+    let body_start = text.len();
+    match &e.section {
         Section::Text(md) => {
             let refs = RefContext {
                 gitlab_url,
                 group_path: Some(&e.group_path),
                 project_path: None,
             };
-            mrkdwn::to_mrkdwn(md, &refs)
+            mrkdwn::push_mrkdwn(md, &refs, &mut text);
         }
-        other => format!(
-            "📝 _No status update: {}_",
-            other.missing_reason().unwrap_or_default()
-        ),
-    };
-    let room = MAX_SECTION_CHARS - head.chars().count() - 1;
-    if body.len() <= room || body.chars().count() <= room {
-        return format!("{head}\n{body}");
+        other => {
+            let reason = other.missing_reason().unwrap_or_default();
+            let _ = write!(text, "📝 _No status update: {reason}_");
+        }
     }
+    // Bytes bound chars: most entries fit without counting.
+    if text.len() <= MAX_SECTION_CHARS || text.chars().count() <= MAX_SECTION_CHARS {
+        return text;
+    }
+    let body = text.split_off(body_start);
+    let room = MAX_SECTION_CHARS - text.chars().count();
     let read_more = format!("\n… {}", link(&e.web_url, "read more in GitLab"));
     let cut = mrkdwn::truncate(&body, room - read_more.chars().count());
-    format!("{head}\n{}{read_more}", cut.text)
+    text.push_str(&cut.text);
+    text.push_str(&read_more);
+    text
 }
 
-fn meta_line(e: &Entry) -> String {
-    let mut parts = vec![
-        match e.priority {
-            Priority::None => "no priority".to_owned(),
-            ref p => format!("*{}*", escape(&p.to_string())),
-        },
-        format!("{} {}", health_emoji(e.health), e.health.label()),
-    ];
+/// Priority, health, status, due date, progress, state and assignees, joined by ` · `.
+fn push_meta_line(e: &Entry, out: &mut String) {
+    const SEPARATOR: &str = " · ";
+    match e.priority {
+        Priority::None => out.push_str("no priority"),
+        ref p => {
+            out.push('*');
+            escape_into(&p.to_string(), out);
+            out.push('*');
+        }
+    }
+    let _ = write!(
+        out,
+        "{SEPARATOR}{} {}",
+        health_emoji(e.health),
+        e.health.label()
+    );
     if let Some(status) = &e.status {
-        parts.push(format!("`{}`", escape(&status.replace('`', "'"))));
+        out.push_str(SEPARATOR);
+        out.push('`');
+        escape_into(&status.replace('`', "'"), out);
+        out.push('`');
     }
     if let Some(due) = e.due_date {
         let flag = if e.overdue { " ⏰ *overdue*" } else { "" };
-        parts.push(format!("due {}{flag}", due.format("%-d %b %Y")));
+        let _ = write!(out, "{SEPARATOR}due {}{flag}", due.format("%-d %b %Y"));
     }
     if e.progress.total() > 0 {
-        parts.push(format!(
-            "{}/{} issues closed",
+        let _ = write!(
+            out,
+            "{SEPARATOR}{}/{} issues closed",
             e.progress.closed,
             e.progress.total()
-        ));
+        );
     }
     if e.closed {
-        parts.push("closed".into());
+        out.push_str(SEPARATOR);
+        out.push_str("closed");
     }
     if !e.assignees.is_empty() {
-        let mut names: Vec<String> = e
-            .assignees
-            .iter()
-            .take(MAX_ASSIGNEES_SHOWN)
-            .map(|p| escape(&p.name))
-            .collect();
-        if e.assignees.len() > MAX_ASSIGNEES_SHOWN {
-            names.push(format!("+{} more", e.assignees.len() - MAX_ASSIGNEES_SHOWN));
+        out.push_str(SEPARATOR);
+        out.push_str("👤 ");
+        for (i, person) in e.assignees.iter().take(MAX_ASSIGNEES_SHOWN).enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            escape_into(&person.name, out);
         }
-        parts.push(format!("👤 {}", names.join(", ")));
+        if e.assignees.len() > MAX_ASSIGNEES_SHOWN {
+            let _ = write!(out, ", +{} more", e.assignees.len() - MAX_ASSIGNEES_SHOWN);
+        }
     }
-    parts.join(" · ")
 }
 
 fn changes_line(changes: &[Change]) -> Option<String> {
