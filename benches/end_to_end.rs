@@ -343,32 +343,15 @@ async fn measure(s: Scenario, latency: Duration) -> Run {
 async fn page_answer_time(latency: Duration) -> Duration {
     let group = "bench/group-0".to_owned();
     let gitlab = SyntheticGitLab::start(vec![(group.clone(), portfolio(PAGE, 0))], latency).await;
-    let client = reqwest::Client::new();
     let endpoint = gitlab.url.join("api/graphql").expect("a URL");
     let request = json!({"query": "", "variables": {"group": group}}).to_string();
-    let mut times = Vec::new();
-    for _ in 0..11 {
-        let started = Instant::now();
-        let answer = client
-            .post(endpoint.clone())
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(request.clone())
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .expect("the synthetic GitLab answers");
-        answer.bytes().await.expect("reading the page");
-        times.push(started.elapsed());
-    }
-    times.sort();
-    times[times.len() / 2]
+    median_answer_time(endpoint, request, 11).await
 }
 
 /// How long the local Slack takes to accept a post about as large as a roll-up's (50
 /// blocks, 10,000 characters), request sent to answer read.
 async fn post_answer_time() -> Duration {
     let slack = LocalSlack::start().await;
-    let client = reqwest::Client::new();
     let endpoint = slack.url.join("chat.postMessage").expect("a URL");
     let blocks: Vec<Value> = (0..50)
         .map(|i| json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("{i:0>200}")}}))
@@ -376,23 +359,30 @@ async fn post_answer_time() -> Duration {
     let post = json!({"channel": "C0BENCH0000", "thread_ts": "1795400000.000001",
         "text": "Roll-up (continued)", "blocks": blocks})
     .to_string();
-    let mut times = Vec::new();
-    for _ in 0..101 {
+    median_answer_time(endpoint, post, 101).await
+}
+
+/// The median time of `times` JSON posts of `body` to `endpoint` by a bare client, one
+/// after another, each until its answer is read.
+async fn median_answer_time(endpoint: url::Url, body: String, times: usize) -> Duration {
+    let client = reqwest::Client::new();
+    let mut took = Vec::new();
+    for _ in 0..times {
         let started = Instant::now();
         let answer = client
             .post(endpoint.clone())
-            .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
+            .header(header::CONTENT_TYPE, "application/json")
             .bearer_auth(SLACK_TOKEN)
-            .body(post.clone())
+            .body(body.clone())
             .send()
             .await
             .and_then(reqwest::Response::error_for_status)
-            .expect("the local Slack answers");
+            .expect("the stand-in answers");
         answer.bytes().await.expect("reading the answer");
-        times.push(started.elapsed());
+        took.push(started.elapsed());
     }
-    times.sort();
-    times[times.len() / 2]
+    took.sort();
+    took[took.len() / 2]
 }
 
 /// Serves one program of `epics` epics until interrupted.
