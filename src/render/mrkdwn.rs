@@ -401,8 +401,7 @@ impl<'a> Renderer<'a> {
         }
     }
 
-    /// Returns the mrkdwn, without trailing whitespace on any line or at the end.
-    /// Appends what was written to `text`, without trailing whitespace on any line.
+    /// Appends the mrkdwn to `text`, without trailing whitespace on any line or at the end.
     fn finish_into(mut self, text: &mut String) {
         self.flush_text();
         let start = text.len();
