@@ -404,16 +404,7 @@ impl<'a> Renderer<'a> {
     /// Appends the mrkdwn to `text`, without trailing whitespace on any line or at the end.
     fn finish_into(mut self, text: &mut String) {
         self.flush_text();
-        let start = text.len();
-        text.reserve(self.out.len());
-        for (i, line) in self.out.lines().enumerate() {
-            if i > 0 {
-                text.push('\n');
-            }
-            text.push_str(line.trim_end());
-        }
-        let kept = start + text[start..].trim_end().len();
-        text.truncate(kept);
+        push_trimmed(&self.out, text);
     }
 
     // ---- writing -------------------------------------------------------------------
@@ -527,7 +518,7 @@ impl<'a> Renderer<'a> {
         if self.text.is_empty() {
             return;
         }
-        let text = std::mem::take(&mut self.text);
+        let mut text = std::mem::take(&mut self.text);
         if let Some(block) = &mut self.html_block {
             block.push_str(&text);
         } else if self.in_code_block {
@@ -535,6 +526,9 @@ impl<'a> Renderer<'a> {
         } else if !self.divert(&text) {
             self.write_text(&text);
         }
+        // The buffer is kept for the next text: a section has dozens.
+        text.clear();
+        self.text = text;
     }
 
     /// Writes user text: escaped, with GitLab references turned into links.
@@ -827,16 +821,16 @@ impl Table {
             .collect();
         let mut lines = Vec::new();
         for (i, row) in self.rows.iter().enumerate() {
-            let cells: Vec<String> = (0..columns)
-                .map(|c| {
-                    pad(
-                        row.get(c).map_or("", String::as_str),
-                        widths[c],
-                        self.align(c),
-                    )
-                })
-                .collect();
-            lines.push(cells.join(" | ").trim_end().to_string());
+            let mut line = String::new();
+            for (c, width) in widths.iter().enumerate() {
+                if c > 0 {
+                    line.push_str(" | ");
+                }
+                let cell = row.get(c).map_or("", String::as_str);
+                push_padded(cell, *width, self.align(c), &mut line);
+            }
+            line.truncate(line.trim_end().len());
+            lines.push(line);
             if i + 1 == self.head_rows {
                 let dashes: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
                 lines.push(dashes.join("-+-"));
@@ -850,15 +844,39 @@ impl Table {
     }
 }
 
-/// `text` padded with spaces to `width` chars, placed as the column alignment says.
-fn pad(text: &str, width: usize, align: Alignment) -> String {
+/// Appends `written` to `text` without trailing whitespace on any line or at the end.
+fn push_trimmed(written: &str, text: &mut String) {
+    let written = written.trim_end();
+    // Most output has no whitespace before a line break and is taken whole. A byte
+    // before a break that is whitespace, or part of a character that may be, sends it
+    // line by line.
+    let bytes = written.as_bytes();
+    let clean = memchr::memchr_iter(b'\n', bytes)
+        .all(|at| at == 0 || bytes[at - 1] == b'\n' || bytes[at - 1].is_ascii_graphic());
+    if clean {
+        text.push_str(written);
+        return;
+    }
+    for (i, line) in written.lines().enumerate() {
+        if i > 0 {
+            text.push('\n');
+        }
+        text.push_str(line.trim_end());
+    }
+}
+
+/// Appends `text` padded with spaces to `width` chars, placed as the column alignment
+/// says.
+fn push_padded(text: &str, width: usize, align: Alignment, out: &mut String) {
     let gap = width.saturating_sub(text.chars().count());
     let (left, right) = match align {
         Alignment::Right => (gap, 0),
         Alignment::Center => (gap / 2, gap - gap / 2),
         Alignment::None | Alignment::Left => (0, gap),
     };
-    format!("{}{text}{}", " ".repeat(left), " ".repeat(right))
+    out.extend(std::iter::repeat_n(' ', left));
+    out.push_str(text);
+    out.extend(std::iter::repeat_n(' ', right));
 }
 
 /// Removes `<!-- ... -->` comments; an unclosed comment runs to the end (as in HTML).
@@ -2060,6 +2078,20 @@ mod tests {
                 linkify_into_by_char(&input, &ctx, &mut slow);
                 prop_assert_eq!(fast, slow);
             }
+        }
+
+        #[test]
+        fn every_line_loses_its_trailing_whitespace_as_line_by_line_trimming_would(
+            chars in prop::collection::vec(
+                prop::sample::select(vec!['a', 'b', ' ', '\t', '\r', '\n', '\u{a0}', 'é']),
+                0..40,
+            ),
+        ) {
+            let written: String = chars.into_iter().collect();
+            let mut text = String::from("before");
+            push_trimmed(&written, &mut text);
+            let lines: Vec<&str> = written.lines().map(str::trim_end).collect();
+            prop_assert_eq!(text, format!("before{}", lines.join("\n").trim_end()));
         }
 
         #[test]
