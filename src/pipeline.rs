@@ -473,9 +473,15 @@ async fn file_rollup_issue(
         }
     };
     let mut warnings = Vec::new();
+    // Programs that share the label in this project leave each other's roll-ups open.
+    let anothers = |title: &str| {
+        cfg.shared_with
+            .iter()
+            .any(|other| title.starts_with(&format!("{other} roll-up ")))
+    };
     let earlier = open
         .iter()
-        .filter(|i| cfg.close_previous && i.iid != filed.iid);
+        .filter(|i| cfg.close_previous && i.iid != filed.iid && !anothers(&i.title));
     for old in earlier {
         if let Err(e) = gitlab.close_issue(&cfg.project, &old.iid).await {
             warnings.push(format!(

@@ -116,6 +116,9 @@ pub struct RollupIssue {
     pub label: String,
     pub tags: Option<String>,
     pub close_previous: bool,
+    /// Titles of the other programs that file roll-up issues with the same label in the
+    /// same project: their roll-ups are theirs to close, not earlier ones of this program.
+    pub shared_with: Vec<String>,
 }
 
 /// Health label value (lower case) -> level, from `[health]`.

@@ -255,3 +255,31 @@ fn tokens_never_appear_in_debug_output() {
     let debug = format!("{c:?}");
     assert!(!debug.contains("glpat-x") && !debug.contains("xoxb-y"));
 }
+
+#[test]
+fn programs_filing_roll_up_issues_with_one_label_in_one_project_know_each_other() {
+    let program = |name: &str, project: &str, label: &str| {
+        format!(
+            "[[program]]\nname = \"{name}\"\ntitle = \"{name} title\"\ngroup = \"it/{name}\"\n\
+             labels = [\"pmo\"]\nslack_channel = \"#{name}\"\n\
+             [program.rollup_issue]\nproject = \"{project}\"\nlabel = \"{label}\"\n"
+        )
+    };
+    let toml = [
+        program("crm", "it/status", "rollup"),
+        program("erp", "IT/Status", "rollup"),
+        program("hr", "it/status", "hr-rollup"),
+        program("ops", "it/ops", "rollup"),
+    ]
+    .concat();
+    let c = Config::from_toml(&toml, &tokens(), TokenNeeds::ALL).unwrap();
+    let shared: Vec<&[String]> = c
+        .programs
+        .iter()
+        .map(|p| p.rollup_issue.as_ref().unwrap().shared_with.as_slice())
+        .collect();
+    assert_eq!(shared[0], ["erp title"]);
+    assert_eq!(shared[1], ["crm title"]);
+    assert!(shared[2].is_empty(), "another label");
+    assert!(shared[3].is_empty(), "another project");
+}

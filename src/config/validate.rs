@@ -194,6 +194,7 @@ pub(super) fn validate(
             programs.push(program);
         }
     }
+    note_shared_rollup_labels(&mut programs);
     for (user, id) in &raw.people {
         if !looks_like_slack_user(id) {
             c.problem(
@@ -463,7 +464,34 @@ fn rollup_issue(
             .unwrap_or_else(|| DEFAULT_ROLLUP_LABEL.into()),
         tags: r.tags.clone().filter(|t| !t.trim().is_empty()),
         close_previous: r.close_previous.unwrap_or(true),
+        shared_with: Vec::new(),
     })
+}
+
+/// Tells each program's roll-up issue which other programs file theirs with the same
+/// label in the same project (GitLab compares project paths in any letter case).
+fn note_shared_rollup_labels(programs: &mut [Program]) {
+    let filing: Vec<(String, String, String)> = programs
+        .iter()
+        .filter_map(|p| {
+            let r = p.rollup_issue.as_ref()?;
+            Some((p.title.clone(), r.project.to_lowercase(), r.label.clone()))
+        })
+        .collect();
+    for p in programs.iter_mut() {
+        let title = p.title.clone();
+        let Some(r) = p.rollup_issue.as_mut() else {
+            continue;
+        };
+        let project = r.project.to_lowercase();
+        r.shared_with = filing
+            .iter()
+            .filter(|(other, other_project, other_label)| {
+                *other != title && *other_project == project && *other_label == r.label
+            })
+            .map(|(other, _, _)| other.clone())
+            .collect();
+    }
 }
 
 fn health_map(raw: Option<&RawHealth>) -> HealthMap {

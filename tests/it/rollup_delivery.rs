@@ -393,6 +393,44 @@ async fn an_issue_an_earlier_attempt_filed_for_this_period_is_used_not_filed_aga
 }
 
 #[tokio::test]
+async fn a_program_sharing_the_label_leaves_the_other_programs_rollup_open() {
+    let issue_cfg = "[program.rollup_issue]\nproject = \"it/pmo/status\"";
+    let erp = format!(
+        "[[program]]\nname = \"erp\"\ntitle = \"ERP rollout\"\ngroup = \"it/erp\"\n\
+         labels = [\"{LABEL}\"]\nslack_channel = \"{CHANNEL}\"\n\
+         [program.rollup_issue]\nproject = \"IT/PMO/status\""
+    );
+    let app = TestApp::spawn_with(issue_cfg, &erp).await;
+    app.gitlab
+        .add_group(GROUP, vec![with_section(epic("A"), "Moving on")]);
+    let label = "rolly-rollup";
+    let mut last_week = issue(5, &[label], true);
+    last_week.title = "CRM migration roll-up 2026-W47 (2026-11-16)".into();
+    let mut erp_this_week = issue(6, &[label], true);
+    erp_this_week.title = "ERP rollout roll-up 2026-W48 (2026-11-23)".into();
+    let by_hand = issue(7, &[label], true);
+    app.gitlab
+        .add_project("it/pmo/status", vec![last_week, erp_this_week, by_hand]);
+
+    let Delivery::Delivered { warnings, .. } = deliver(&app, false).await.unwrap() else {
+        panic!()
+    };
+
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let open = |iid| {
+        app.gitlab
+            .issues("it/pmo/status")
+            .iter()
+            .find(|i| i.iid == iid)
+            .unwrap()
+            .open
+    };
+    assert!(!open(5), "this program's earlier roll-up is closed");
+    assert!(open(6), "the other program's roll-up is left open");
+    assert!(!open(7), "other earlier issues with the label are closed");
+}
+
+#[tokio::test]
 async fn a_gitlab_failure_creating_the_issue_still_delivers_the_slack_rollup() {
     let extra = "[program.rollup_issue]\nproject = \"it/pmo/missing\"";
     let app = TestApp::spawn(extra).await;
