@@ -6,6 +6,7 @@
 //! interrupted resumes instead of posting again (and looks in Slack for what it may
 //! have posted without recording).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -303,7 +304,17 @@ async fn claim_and_deliver(
             },
         }
     }
-    let plan = render::slack::render_with(&rollup, entry_texts);
+    // A resumed run posts what its posted parts did not carry, whatever changed in
+    // GitLab since; runs recorded before parts kept what they carried continue by index.
+    let posted = match progress.posted {
+        0 => HashSet::new(),
+        _ => svc.store.posted_pieces(key)?,
+    };
+    let plan = if posted.is_empty() {
+        render::slack::render_with(&rollup, entry_texts)
+    } else {
+        render::slack::render_rest(&rollup, entry_texts, &posted, progress.posted)
+    };
     tracing::debug!(messages = plan.messages.len(), "roll-up rendered");
     let progress = post_plan(svc, slack, key, &plan, progress, found).await?;
     svc.store.record_delivered(
@@ -315,7 +326,7 @@ async fn claim_and_deliver(
     Ok(Delivery::Delivered {
         channel: progress.channel,
         ts: progress.first_ts.unwrap_or_default(),
-        messages: plan.messages.len(),
+        messages: progress.posted,
         issue_url: rollup.issue_url,
         warnings,
     })
@@ -363,8 +374,9 @@ async fn post_plan(
         Lookup::Skipped => (false, None),
         Lookup::Done(found) => (found.is_some(), found),
     };
-    while progress.posted < plan.messages.len() {
+    while progress.posted < plan.first_part + plan.messages.len() {
         let part = progress.posted;
+        let index = part - plan.first_part;
         let tag = part_tag(key, part);
         if verify && found.is_none() {
             found = find_part(svc, slack, &progress, &tag).await?;
@@ -382,7 +394,7 @@ async fn post_plan(
                     progress.first_ts.as_deref()
                 };
                 slack
-                    .post(&progress.channel, &plan.messages[part], thread, &tag)
+                    .post(&progress.channel, &plan.messages[index], thread, &tag)
                     .await
                     .map_err(|e| fail(&progress.channel, e))?
             }
@@ -393,8 +405,13 @@ async fn post_plan(
         }
         progress.posted = part + 1;
         let first = progress.first_ts.as_deref().unwrap_or_default();
-        svc.store
-            .record_posted(key, &progress.channel, first, progress.posted)?;
+        svc.store.record_posted(
+            key,
+            &progress.channel,
+            first,
+            progress.posted,
+            &plan.carries[index],
+        )?;
     }
     Ok(progress)
 }

@@ -297,7 +297,10 @@ pub async fn run_cli(
             Ok(Reminded::DryRun(plans)) => {
                 for (to, plan) in plans {
                     println!("# {} reminder -> {to} (dry run: nothing sent)", p.name);
-                    let plan = crate::render::SlackPlan { messages: plan };
+                    let plan = crate::render::SlackPlan {
+                        messages: plan,
+                        ..Default::default()
+                    };
                     print!("{}", crate::render::terminal::render(&plan));
                 }
             }

@@ -2,6 +2,7 @@
 //! snapshots of each delivered roll-up. The schema is created and upgraded by numbered
 //! migrations tracked in `PRAGMA user_version`.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -44,6 +45,13 @@ const MIGRATIONS: &[&str] = &[
         section_hash TEXT,
         section_text TEXT,
         PRIMARY KEY (run_id, epic_id)
+    );",
+    // 2: what each posted part of a run carried, so a resumed run posts the rest.
+    "CREATE TABLE posted_pieces (
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        part   INTEGER NOT NULL,
+        piece  TEXT NOT NULL,
+        PRIMARY KEY (run_id, piece)
     );",
 ];
 
@@ -283,6 +291,9 @@ impl Store {
             return Ok(Claim::AlreadyDelivered(run));
         }
         let restart = run.outcome == Outcome::Delivered;
+        if restart {
+            conn.execute("DELETE FROM posted_pieces WHERE run_id = ?1", [run.id])?;
+        }
         conn.execute(
             "UPDATE runs SET outcome = 'delivering', attempts = attempts + 1, started_at = ?2,
                     finished_at = NULL, error = NULL,
@@ -300,16 +311,21 @@ impl Store {
         })
     }
 
-    /// Records that `parts_posted` messages of the run are in Slack, the first at `ts`.
+    /// Records that `parts_posted` messages of the run are in Slack, the first at `ts`,
+    /// and what the last of them carried (see [`SlackPlan::carries`]).
+    ///
+    /// [`SlackPlan::carries`]: crate::render::SlackPlan::carries
     pub fn record_posted(
         &self,
         key: &RunKey,
         channel: &str,
         ts: &str,
         parts_posted: usize,
+        carried: &[String],
     ) -> Result<(), Error> {
-        self.update(
-            key,
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let updated = tx.execute(
             "UPDATE runs SET slack_channel = ?4, slack_ts = ?5, parts_posted = ?6
              WHERE program = ?1 AND kind = ?2 AND period = ?3",
             params![
@@ -320,7 +336,42 @@ impl Store {
                 ts,
                 parts_posted as i64
             ],
-        )
+        )?;
+        if updated == 0 {
+            return Err(no_run(key));
+        }
+        {
+            let mut insert = tx.prepare(
+                "INSERT OR IGNORE INTO posted_pieces (run_id, part, piece)
+                 SELECT id, ?4, ?5 FROM runs WHERE program = ?1 AND kind = ?2 AND period = ?3",
+            )?;
+            for piece in carried {
+                insert.execute(params![
+                    key.program,
+                    key.kind.as_str(),
+                    key.period,
+                    parts_posted as i64 - 1,
+                    piece
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// What the posted parts of run `key` carried.
+    pub fn posted_pieces(&self, key: &RunKey) -> Result<HashSet<String>, Error> {
+        let conn = self.conn();
+        let mut select = conn.prepare(
+            "SELECT piece FROM posted_pieces JOIN runs ON runs.id = posted_pieces.run_id
+             WHERE program = ?1 AND kind = ?2 AND period = ?3",
+        )?;
+        let pieces = select
+            .query_map(params![key.program, key.kind.as_str(), key.period], |r| {
+                r.get(0)
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(pieces)
     }
 
     /// Records the roll-up issue of the run.
@@ -395,12 +446,7 @@ impl Store {
 
     fn update(&self, key: &RunKey, sql: &str, params: impl rusqlite::Params) -> Result<(), Error> {
         match self.conn().execute(sql, params)? {
-            0 => Err(Error::Data(format!(
-                "no run {} {} {}",
-                key.program,
-                key.kind.as_str(),
-                key.period
-            ))),
+            0 => Err(no_run(key)),
             _ => Ok(()),
         }
     }
@@ -501,6 +547,15 @@ impl Store {
 const RUN_COLUMNS: &str =
     "id, program, kind, period, outcome, scheduled_at, started_at, finished_at, attempts,
     slack_channel, slack_ts, parts_posted, issue_url, summary, error";
+
+fn no_run(key: &RunKey) -> Error {
+    Error::Data(format!(
+        "no run {} {} {}",
+        key.program,
+        key.kind.as_str(),
+        key.period
+    ))
+}
 
 fn get_run(conn: &Connection, key: &RunKey) -> Result<Option<Run>, Error> {
     let run = conn

@@ -18,7 +18,15 @@ pub struct SlackMessage {
 }
 
 /// What a delivery posts: the first message, then the rest as thread replies under it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct SlackPlan {
     pub messages: Vec<SlackMessage>,
+    /// What each message carries: its epics' ids, `departed:N` for the Nth list of epics
+    /// that left, `none` for the note that no epic is open. Recorded as each message is
+    /// posted, so that a resumed delivery posts what is left and nothing twice.
+    #[serde(skip)]
+    pub carries: Vec<Vec<String>>,
+    /// The part number of the first message, from 0: more when a delivery is resumed.
+    #[serde(skip)]
+    pub first_part: usize,
 }

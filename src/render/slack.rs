@@ -5,6 +5,8 @@
 //! never lose or duplicate an epic. A status section too long for one block is cut at
 //! a paragraph or line boundary with a link to the epic.
 
+use std::collections::HashSet;
+
 use slack_morphism::prelude::*;
 
 use std::fmt::Write;
@@ -72,55 +74,88 @@ pub fn render(rollup: &RollUp) -> SlackPlan {
 /// Like [`render`], with the entries' texts made beforehand by [`entry_text`], one per
 /// entry in order: they are the bulk of the work and can be made page by page.
 pub fn render_with(rollup: &RollUp, entry_texts: Vec<String>) -> SlackPlan {
+    render_rest(rollup, entry_texts, &HashSet::new(), 0)
+}
+
+/// The rest of a roll-up whose first `first_part` messages are posted: what they carried
+/// (`posted`, from [`SlackPlan::carries`]) is left out, and the other entries continue
+/// the thread from part `first_part + 1` on, however the epics changed in between.
+pub fn render_rest(
+    rollup: &RollUp,
+    entry_texts: Vec<String>,
+    posted: &HashSet<String>,
+    first_part: usize,
+) -> SlackPlan {
     debug_assert_eq!(entry_texts.len(), rollup.entries.len());
-    let mut pieces: Vec<Block> = entry_texts.into_iter().map(Block::Section).collect();
+    let mut pieces: Vec<(String, Block)> = rollup
+        .entries
+        .iter()
+        .zip(entry_texts)
+        .map(|(e, text)| (e.id.clone(), Block::Section(text)))
+        .collect();
     if rollup.entries.is_empty() {
-        pieces.push(Block::Section(
-            "_No open epics carry this program's labels._".into(),
+        pieces.push((
+            "none".to_owned(),
+            Block::Section("_No open epics carry this program's labels._".into()),
         ));
     }
     pieces.extend(
         departed_sections(&rollup.departed)
             .into_iter()
-            .map(Block::Section),
+            .enumerate()
+            .map(|(i, text)| (format!("departed:{i}"), Block::Section(text))),
     );
-    let messages = pack(head_blocks(rollup), pieces);
-    let total = messages.len();
-    let messages = messages
+    pieces.retain(|(carried, _)| !posted.contains(carried));
+    let head = (first_part == 0).then(|| head_blocks(rollup));
+    let packed = pack(head, pieces);
+    let total = first_part + packed.len();
+    let (messages, carries) = packed
         .into_iter()
         .enumerate()
-        .map(|(i, blocks)| {
-            let mut blocks = blocks;
-            if i > 0 {
-                blocks.insert(0, Block::Context(continuation(rollup, i + 1, total)));
+        .map(|(i, (mut blocks, carried))| {
+            let part = first_part + i;
+            if part > 0 {
+                blocks.insert(0, Block::Context(continuation(rollup, part + 1, total)));
             }
-            SlackMessage {
-                text: fallback_text(rollup, i + 1, total),
+            let message = SlackMessage {
+                text: fallback_text(rollup, part + 1, total),
                 blocks: blocks.into_iter().map(Block::into_slack).collect(),
-            }
+            };
+            (message, carried)
         })
-        .collect();
-    SlackPlan { messages }
+        .unzip();
+    SlackPlan {
+        messages,
+        carries,
+        first_part,
+    }
 }
 
 /// Room kept in each reply for its "continued" context line.
 const CONTINUATION_RESERVE: usize = 300;
 
-/// Packs sections into messages: the first starts with `head`; each reply keeps a slot
+/// Packs keyed sections into messages, with the keys each message carries: the first
+/// starts with `head` (without one, every message is a reply); each reply keeps a slot
 /// and room for the context line prepended later; dividers separate entries.
-fn pack(head: Vec<Block>, pieces: Vec<Block>) -> Vec<Vec<Block>> {
+fn pack(head: Option<Vec<Block>>, pieces: Vec<(String, Block)>) -> Vec<(Vec<Block>, Vec<String>)> {
+    let replies_only = head.is_none();
     let mut messages = Vec::new();
-    let mut current = head;
+    let mut current = head.unwrap_or_default();
+    let mut carried = Vec::new();
     let mut chars: usize = current.iter().map(Block::chars).sum();
     let mut reserved_slots = 0;
+    if replies_only {
+        chars = CONTINUATION_RESERVE;
+        reserved_slots = 1;
+    }
     let mut entries = 0;
-    for piece in pieces {
+    for (key, piece) in pieces {
         let piece_chars = piece.chars();
         let blocks_needed = if entries > 0 { 2 } else { 1 };
         let fits = current.len() + reserved_slots + blocks_needed <= MAX_BLOCKS
             && chars + piece_chars <= MAX_MESSAGE_BLOCK_CHARS;
         if !fits && entries > 0 {
-            messages.push(std::mem::take(&mut current));
+            messages.push((std::mem::take(&mut current), std::mem::take(&mut carried)));
             chars = CONTINUATION_RESERVE;
             reserved_slots = 1;
             entries = 0;
@@ -130,9 +165,12 @@ fn pack(head: Vec<Block>, pieces: Vec<Block>) -> Vec<Vec<Block>> {
         }
         chars += piece_chars;
         current.push(piece);
+        carried.push(key);
         entries += 1;
     }
-    messages.push(current);
+    if !(replies_only && entries == 0) {
+        messages.push((current, carried));
+    }
     messages
 }
 

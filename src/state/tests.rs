@@ -36,7 +36,8 @@ fn first_claim_is_fresh_and_a_delivered_period_is_not_run_again() {
         s.claim(&key("2026-W48"), t(8), t(8), false).unwrap(),
         Claim::Fresh(_)
     ));
-    s.record_posted(&key("2026-W48"), "C1", "1.0", 1).unwrap();
+    s.record_posted(&key("2026-W48"), "C1", "1.0", 1, &[])
+        .unwrap();
     s.record_delivered(&key("2026-W48"), t(9), None, &[])
         .unwrap();
     match s.claim(&key("2026-W48"), t(8), t(10), false).unwrap() {
@@ -49,7 +50,8 @@ fn first_claim_is_fresh_and_a_delivered_period_is_not_run_again() {
 fn force_runs_a_delivered_period_again_from_scratch() {
     let s = Store::in_memory().unwrap();
     s.claim(&key("2026-W48"), t(8), t(8), false).unwrap();
-    s.record_posted(&key("2026-W48"), "C1", "1.0", 3).unwrap();
+    s.record_posted(&key("2026-W48"), "C1", "1.0", 3, &[])
+        .unwrap();
     s.record_delivered(&key("2026-W48"), t(9), None, &[])
         .unwrap();
     match s.claim(&key("2026-W48"), t(8), t(10), true).unwrap() {
@@ -64,7 +66,8 @@ fn force_runs_a_delivered_period_again_from_scratch() {
 fn a_run_interrupted_after_posting_resumes_where_it_stopped() {
     let s = Store::in_memory().unwrap();
     s.claim(&key("2026-W48"), t(8), t(8), false).unwrap();
-    s.record_posted(&key("2026-W48"), "C1", "1.0", 2).unwrap();
+    s.record_posted(&key("2026-W48"), "C1", "1.0", 2, &[])
+        .unwrap();
     // the process dies here; the next attempt:
     match s.claim(&key("2026-W48"), t(8), t(9), false).unwrap() {
         Claim::Resume(run) => assert_eq!(
@@ -73,6 +76,30 @@ fn a_run_interrupted_after_posting_resumes_where_it_stopped() {
         ),
         other => panic!("expected Resume, got {other:?}"),
     }
+}
+
+#[test]
+fn what_posted_parts_carried_is_kept_until_a_forced_run_starts_over() {
+    let s = Store::in_memory().unwrap();
+    let k = key("2026-W48");
+    s.claim(&k, t(8), t(8), false).unwrap();
+    let carried = |ids: &[&str]| ids.iter().map(|id| (*id).to_owned()).collect::<Vec<_>>();
+    s.record_posted(&k, "C1", "1.0", 1, &carried(&["e1", "e2"]))
+        .unwrap();
+    s.record_posted(&k, "C1", "1.0", 2, &carried(&["e3"]))
+        .unwrap();
+    let other = key("2026-W49");
+    s.claim(&other, t(8), t(8), false).unwrap();
+    s.record_posted(&other, "C1", "2.0", 1, &carried(&["e9"]))
+        .unwrap();
+
+    let pieces = s.posted_pieces(&k).unwrap();
+    assert_eq!(pieces, ["e1", "e2", "e3"].map(String::from).into());
+
+    s.record_delivered(&k, t(9), None, &[]).unwrap();
+    s.claim(&k, t(8), t(10), true).unwrap();
+    assert!(s.posted_pieces(&k).unwrap().is_empty());
+    assert_eq!(s.posted_pieces(&other).unwrap().len(), 1);
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! Roll-ups from a fake GitLab to a fake Slack through the real pipeline: splitting,
 //! escaping, rate limits, errors, exactly-once, roll-up issues, week-over-week changes.
 
+use std::collections::HashMap;
+
 use chrono::Duration;
 use rolly::deliver::slack::MessageTag;
 use rolly::pipeline::{self, Delivery, ROLLUP_EVENT};
@@ -301,6 +303,72 @@ async fn a_run_that_failed_after_the_first_message_resumes_with_the_remaining_re
         posts[1..]
             .iter()
             .all(|p| p.thread_ts.as_deref() == Some(ts.as_str()))
+    );
+}
+
+/// The epic links that start entries in `post`, in order.
+fn entry_urls(post: &RecordedPost) -> Vec<String> {
+    let blocks = post.blocks.as_ref().and_then(Value::as_array);
+    blocks
+        .into_iter()
+        .flatten()
+        .filter(|b| b["type"] == "section")
+        .filter_map(|b| b["text"]["text"].as_str()?.strip_prefix("*<"))
+        .map(|rest| rest.split(['|', '>']).next().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_resumed_run_posts_every_epic_it_had_not_posted_once_though_epics_changed_between() {
+    let app = TestApp::spawn("").await;
+    let epics = (1..=120)
+        .map(|i| with_section(epic(&format!("Epic {i:03}")), &"Progress. ".repeat(25)))
+        .collect();
+    app.gitlab.add_group(GROUP, epics);
+    app.slack.fail_next("chat.postMessage", 1, Fault::Pass);
+    app.slack
+        .fail_next("chat.postMessage", 1, Fault::error("invalid_blocks"));
+    assert!(deliver(&app, false).await.is_err());
+    let first_message = entry_urls(&app.slack.posts()[0]);
+    assert!(!first_message.is_empty());
+
+    // Before the retry, an epic of the first message closes and urgent epics appear,
+    // which sort first and shift every split point.
+    app.gitlab.edit_epics(|epics| {
+        let shown = epics
+            .iter_mut()
+            .find(|e| first_message[0].ends_with(&format!("/-/epics/{}", e.iid)))
+            .expect("the first entry's epic");
+        shown.closed = true;
+        for n in 1..=6 {
+            let mut urgent = with_section(epic(&format!("Urgent {n}")), &"Fire drill. ".repeat(25))
+                .labels(&[LABEL, "it-priority::p0"]);
+            urgent.iid = 200 + n;
+            urgent.group = GROUP.to_owned();
+            epics.push(urgent);
+        }
+    });
+    let Delivery::Delivered { .. } = deliver(&app, false).await.unwrap() else {
+        panic!()
+    };
+
+    let posts = app.slack.posts();
+    let replies: Vec<String> = posts[1..].iter().flat_map(entry_urls).collect();
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for url in first_message.iter().chain(&replies) {
+        *counts.entry(url.as_str()).or_default() += 1;
+    }
+    assert!(counts.values().all(|&n| n == 1), "an epic posted twice");
+    assert_eq!(
+        counts.len(),
+        first_message.len() + replies.len(),
+        "every epic once"
+    );
+    let open_epics = 120 - 1 + 6;
+    assert_eq!(
+        counts.len(),
+        open_epics + 1,
+        "the open epics, and the one that closed after it was posted"
     );
 }
 

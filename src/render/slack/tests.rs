@@ -1,4 +1,4 @@
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::Duration;
 use proptest::prelude::*;
@@ -144,6 +144,62 @@ fn hundred_and_twenty_epics_continue_in_replies_each_epic_once() {
         "{}",
         reply[0].1
     );
+}
+
+#[test]
+fn a_resumed_plan_posts_what_the_posted_parts_did_not_carry_however_epics_changed() {
+    let epic = |i: u32| {
+        with_section(
+            Epic::new(URL, "it", i, &format!("Epic {i:03}")),
+            &"Progress this week. ".repeat(20),
+        )
+    };
+    let before: Vec<Epic> = (1..=120).map(epic).collect();
+    let first = render(&build(&before, None));
+    assert_eq!(first.carries.len(), first.messages.len());
+    let posted: HashSet<String> = first.carries[..2].iter().flatten().cloned().collect();
+    let posted_urls: HashSet<String> = check_limits(&SlackPlan {
+        messages: first.messages[..2].to_vec(),
+        ..Default::default()
+    })
+    .into_keys()
+    .collect();
+
+    // Before the resume, two posted epics close and five new ones sort first.
+    let mut after: Vec<Epic> = before[2..].to_vec();
+    after.extend((121..=125).map(|i| epic(i).with_labels(["it-priority::p0".to_owned()])));
+    let rollup = build(&after, None);
+    let texts_now: Vec<String> = rollup
+        .entries
+        .iter()
+        .map(|e| entry_text(&rollup.gitlab_url, e))
+        .collect();
+    let rest = render_rest(&rollup, texts_now, &posted, 2);
+
+    assert_eq!(rest.first_part, 2);
+    let seen = check_limits(&rest);
+    for e in &after {
+        let expected = usize::from(!posted_urls.contains(&e.web_url));
+        assert_eq!(
+            seen.get(&e.web_url).copied().unwrap_or(0),
+            expected,
+            "{}",
+            e.title
+        );
+    }
+    let total = 2 + rest.messages.len();
+    for (i, m) in rest.messages.iter().enumerate() {
+        let context = &texts(m)[0];
+        assert_eq!(context.0, "context");
+        assert!(
+            context
+                .1
+                .contains(&format!("continued ({}/{total})", i + 3)),
+            "{}",
+            context.1
+        );
+    }
+    assert!(rest.carries.iter().flatten().all(|c| !posted.contains(c)));
 }
 
 #[test]
