@@ -46,7 +46,8 @@ const MIGRATIONS: &[&str] = &[
         section_text TEXT,
         PRIMARY KEY (run_id, epic_id)
     );",
-    // 2: what each posted part of a run carried, so a resumed run posts the rest.
+    // 2: what each posted part of a run carried, so a resumed run posts the rest; kept
+    // until the run is delivered.
     "CREATE TABLE posted_pieces (
         run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
         part   INTEGER NOT NULL,
@@ -383,7 +384,8 @@ impl Store {
         )
     }
 
-    /// Marks the run delivered and keeps its snapshots, in one transaction.
+    /// Marks the run delivered and keeps its snapshots, in one transaction; what its parts
+    /// carried is forgotten.
     pub fn record_delivered(
         &self,
         key: &RunKey,
@@ -405,6 +407,8 @@ impl Store {
             |r| r.get(0),
         )?;
         tx.execute("DELETE FROM snapshots WHERE run_id = ?1", [run_id])?;
+        // Only a resumed run needs them.
+        tx.execute("DELETE FROM posted_pieces WHERE run_id = ?1", [run_id])?;
         {
             let mut insert = tx.prepare(
                 "INSERT INTO snapshots (run_id, epic_id, title, web_url, status, priority, health, due_date, section_hash, section_text)

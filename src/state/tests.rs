@@ -79,7 +79,7 @@ fn a_run_interrupted_after_posting_resumes_where_it_stopped() {
 }
 
 #[test]
-fn what_posted_parts_carried_is_kept_until_a_forced_run_starts_over() {
+fn what_posted_parts_carried_is_kept_until_the_run_is_delivered_or_forced_again() {
     let s = Store::in_memory().unwrap();
     let k = key("2026-W48");
     s.claim(&k, t(8), t(8), false).unwrap();
@@ -97,9 +97,17 @@ fn what_posted_parts_carried_is_kept_until_a_forced_run_starts_over() {
     assert_eq!(pieces, ["e1", "e2", "e3"].map(String::from).into());
 
     s.record_delivered(&k, t(9), None, &[]).unwrap();
+    assert!(
+        s.posted_pieces(&k).unwrap().is_empty(),
+        "delivered: not needed"
+    );
+    assert_eq!(s.posted_pieces(&other).unwrap().len(), 1);
+
+    // A forced run starts over, whatever an earlier attempt of it recorded.
+    s.record_posted(&k, "C1", "1.0", 1, &carried(&["e1"]))
+        .unwrap();
     s.claim(&k, t(8), t(10), true).unwrap();
     assert!(s.posted_pieces(&k).unwrap().is_empty());
-    assert_eq!(s.posted_pieces(&other).unwrap().len(), 1);
 }
 
 #[test]
