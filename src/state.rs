@@ -1,6 +1,7 @@
-//! State in an embedded SQLite file: runs keyed by (program, kind, period) and the epic
-//! snapshots of each delivered roll-up. The schema is created and upgraded by numbered
-//! migrations tracked in `PRAGMA user_version`.
+//! State in an embedded SQLite file: runs keyed by (program, kind, period), what the
+//! posted parts of an undelivered run carried, and the epic snapshots of each delivered
+//! roll-up. The schema is created and upgraded by numbered migrations tracked in
+//! `PRAGMA user_version`.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};

@@ -6,10 +6,9 @@
 //! a paragraph or line boundary with a link to the epic.
 
 use std::collections::HashSet;
+use std::fmt::Write;
 
 use slack_morphism::prelude::*;
-
-use std::fmt::Write;
 
 use super::mrkdwn::{self, RefContext, escape, escape_into, link};
 use super::{SlackMessage, SlackPlan};
