@@ -281,19 +281,25 @@ async fn a_lost_state_file_does_not_post_the_period_again() {
     assert_eq!(app.slack.requests_to("chat.postMessage").await.len(), 1);
 }
 
-#[tokio::test]
-async fn a_run_that_failed_after_the_first_message_resumes_with_the_remaining_replies() {
+/// An app whose roll-up of 120 epics needs replies, and whose first attempt posted the
+/// first message and then failed on the first reply.
+async fn app_stopped_after_the_first_message() -> TestApp {
     let app = TestApp::spawn("").await;
     let epics = (1..=120)
         .map(|i| with_section(epic(&format!("Epic {i:03}")), &"Progress. ".repeat(25)))
         .collect();
     app.gitlab.add_group(GROUP, epics);
-    // The first message goes out; the first reply hits a permanent error.
     app.slack.fail_next("chat.postMessage", 1, Fault::Pass);
     app.slack
         .fail_next("chat.postMessage", 1, Fault::error("invalid_blocks"));
     assert!(deliver(&app, false).await.is_err());
     assert_eq!(app.slack.posts().len(), 1);
+    app
+}
+
+#[tokio::test]
+async fn a_run_that_failed_after_the_first_message_resumes_with_the_remaining_replies() {
+    let app = app_stopped_after_the_first_message().await;
     let Delivery::Delivered { messages, ts, .. } = deliver(&app, false).await.unwrap() else {
         panic!()
     };
@@ -320,15 +326,7 @@ fn entry_urls(post: &RecordedPost) -> Vec<String> {
 
 #[tokio::test]
 async fn a_resumed_run_posts_every_epic_it_had_not_posted_once_though_epics_changed_between() {
-    let app = TestApp::spawn("").await;
-    let epics = (1..=120)
-        .map(|i| with_section(epic(&format!("Epic {i:03}")), &"Progress. ".repeat(25)))
-        .collect();
-    app.gitlab.add_group(GROUP, epics);
-    app.slack.fail_next("chat.postMessage", 1, Fault::Pass);
-    app.slack
-        .fail_next("chat.postMessage", 1, Fault::error("invalid_blocks"));
-    assert!(deliver(&app, false).await.is_err());
+    let app = app_stopped_after_the_first_message().await;
     let first_message = entry_urls(&app.slack.posts()[0]);
     assert!(!first_message.is_empty());
 
