@@ -262,13 +262,12 @@ async fn claim_and_deliver(
     };
     // A forced run posts anew: what is in the channel is the delivery being repeated.
     // Otherwise whether the next part is already in Slack is asked while GitLab is read.
-    let period = Period::containing(scheduled_at, program.timezone);
     let (built, found) = tokio::join!(
         build(
             svc,
             program,
             scheduled_at,
-            Some(period.as_str()),
+            Some(key.period.as_str()),
             render::slack::entry_text
         ),
         async {

@@ -530,7 +530,7 @@ impl CursorWatch {
                 }
             }
             CursorAhead::NotYet if received.len() < CURSOR_AHEAD_BYTES => {}
-            CursorAhead::NotYet | CursorAhead::None => *found = None,
+            CursorAhead::NotYet | CursorAhead::NoHeadStart => *found = None,
         }
     }
 }

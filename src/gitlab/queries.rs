@@ -182,9 +182,9 @@ pub(super) fn epics_next_cursor(data: &str) -> Result<Option<String>, Error> {
 pub(super) enum CursorAhead {
     /// There is a next page, after this cursor.
     Next(String),
-    /// No head start: this is the last page, or `pageInfo` is not as expected (the
-    /// page's full decoding reports what is wrong).
-    None,
+    /// This is the last page, or `pageInfo` is not as expected (the page's full
+    /// decoding reports what is wrong).
+    NoHeadStart,
     /// Not in the bytes so far.
     NotYet,
 }
@@ -213,7 +213,7 @@ pub(super) fn epics_cursor_ahead(prefix: &[u8]) -> CursorAhead {
             end_cursor: Some(cursor),
         }) => CursorAhead::Next(cursor),
         Err(e) if e.is_eof() => CursorAhead::NotYet,
-        _ => CursorAhead::None,
+        _ => CursorAhead::NoHeadStart,
     }
 }
 
@@ -485,12 +485,12 @@ mod tests {
     #[test]
     fn the_last_page_or_an_unexpected_page_info_gives_no_head_start() {
         let last = br#"{"data":{"group":{"workItems":{"pageInfo":{"hasNextPage":false,"endCursor":"abc"},"nodes":["#;
-        assert_eq!(epics_cursor_ahead(last), CursorAhead::None);
+        assert_eq!(epics_cursor_ahead(last), CursorAhead::NoHeadStart);
         let no_cursor =
             br#"{"data":{"group":{"workItems":{"pageInfo":{"hasNextPage":true,"endCursor":null},"#;
-        assert_eq!(epics_cursor_ahead(no_cursor), CursorAhead::None);
+        assert_eq!(epics_cursor_ahead(no_cursor), CursorAhead::NoHeadStart);
         let odd = br#"{"data":{"group":{"workItems":{"pageInfo":[1],"#;
-        assert_eq!(epics_cursor_ahead(odd), CursorAhead::None);
+        assert_eq!(epics_cursor_ahead(odd), CursorAhead::NoHeadStart);
     }
 
     #[test]
