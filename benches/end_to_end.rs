@@ -11,6 +11,11 @@
 //!   A group's pages follow a cursor, so they are sequential; programs run side by
 //!   side, [`MAX_CONCURRENT_PROGRAMS`] at a time.
 //!
+//! Each run starts, by default, from a state file holding last week's delivered roll-up
+//! of the same epics (`--state weekly`), as every Monday's run but the first: the
+//! roll-up is compared with it, and its snapshots are read and replaced. `--state
+//! fresh` starts from a new file instead, as the very first run.
+//!
 //! The stand-ins take time of their own: a page is answered a little after the latency,
 //! and a post takes a loopback round trip. Both are measured with a bare HTTP client
 //! and give a second floor for the run to the last post, that of a client that does
@@ -52,7 +57,7 @@ use fake_gitlab::{FakeEpic, epic, epic_json};
 #[path = "common/description.rs"]
 mod description;
 
-use description::description;
+use description::{description, description_of_week};
 
 /// GitLab's page size, which rolly asks for.
 const PAGE: usize = 100;
@@ -79,6 +84,12 @@ struct Args {
     /// How long the idle daemon runs before it is weighed, in seconds.
     #[arg(long, default_value_t = 3)]
     idle_secs: u64,
+    /// The state file each run starts from: `weekly` holds last week's delivered
+    /// roll-up of the same epics, as on every Monday but the first (sections and health
+    /// have changed since, so the roll-up compares); `fresh` is a new file, as on the
+    /// first run.
+    #[arg(long, value_enum, default_value_t = StateFile::Weekly)]
+    state: StateFile,
     /// Instead of measuring, serve a GitLab of this many epics and a Slack until
     /// interrupted, and print a `rolly once` command line that uses them: for tracing
     /// and profiling a run by hand.
@@ -87,6 +98,20 @@ struct Args {
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
+}
+
+/// What the state file holds when a run starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum StateFile {
+    Weekly,
+    Fresh,
+}
+
+/// Which week's epics a synthetic GitLab serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Week {
+    Last,
+    This,
 }
 
 /// One roll-up run to measure: `epics` spread evenly over `programs` groups.
@@ -174,7 +199,7 @@ fn main() -> ExitCode {
 async fn run(args: Args) {
     let latency = Duration::from_millis(args.latency_ms);
     if let Some(epics) = args.serve {
-        return serve(epics, latency).await;
+        return serve(epics, latency, args.state).await;
     }
     let mut scenarios: Vec<Scenario> = args
         .sizes
@@ -192,8 +217,13 @@ async fn run(args: Args) {
 
     println!("{}", machine());
     println!(
-        "GitLab latency {} ms per request; {} run(s) per row: median times, largest peak RSS.",
-        args.latency_ms, args.repeats
+        "GitLab latency {} ms per request; {} run(s) per row: median times, largest peak RSS; {}.",
+        args.latency_ms,
+        args.repeats,
+        match args.state {
+            StateFile::Weekly => "each run starts from last week's state",
+            StateFile::Fresh => "each run starts from a new state file",
+        }
     );
     let stand_ins = StandIns {
         page: page_answer_time(latency).await,
@@ -211,7 +241,7 @@ async fn run(args: Args) {
     for scenario in scenarios {
         let mut runs = Vec::new();
         for _ in 0..args.repeats.max(1) {
-            runs.push(measure(scenario, latency).await);
+            runs.push(measure(scenario, latency, args.state).await);
         }
         report(scenario, latency, stand_ins, &runs);
     }
@@ -281,19 +311,30 @@ fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
-/// One `rolly once` against fresh stand-ins and a fresh state file.
-async fn measure(s: Scenario, latency: Duration) -> Run {
-    let groups: Vec<(String, Vec<FakeEpic>)> = (0..s.programs)
-        .map(|k| (format!("bench/group-{k}"), portfolio(s.per_program(), k)))
-        .collect();
-    let programs: String = groups
+/// One `rolly once` against fresh stand-ins, from the state file `state` says.
+async fn measure(s: Scenario, latency: Duration, state: StateFile) -> Run {
+    let groups = |week| -> Vec<(String, Vec<FakeEpic>)> {
+        (0..s.programs)
+            .map(|k| {
+                (
+                    format!("bench/group-{k}"),
+                    portfolio(s.per_program(), k, week),
+                )
+            })
+            .collect()
+    };
+    let this_week = groups(Week::This);
+    let programs: String = this_week
         .iter()
         .enumerate()
         .map(|(k, (group, _))| program_toml(k, group))
         .collect();
-    let gitlab = SyntheticGitLab::start(groups, latency).await;
-    let slack = LocalSlack::start().await;
     let dir = tempfile::tempdir().expect("temporary directory");
+    if state == StateFile::Weekly {
+        deliver_last_week(groups(Week::Last), &programs, dir.path()).await;
+    }
+    let gitlab = SyntheticGitLab::start(this_week, latency).await;
+    let slack = LocalSlack::start().await;
     let config = write_config(dir.path(), &gitlab.url, &slack.url, &programs, "");
 
     let started = Instant::now();
@@ -338,11 +379,67 @@ async fn measure(s: Scenario, latency: Duration) -> Run {
     }
 }
 
+/// Leaves in `dir` the state of last week: `rolly once` delivers the roll-ups of
+/// `groups` as they were then (to stand-ins of their own, which it does not count),
+/// and its runs are moved back a week.
+async fn deliver_last_week(groups: Vec<(String, Vec<FakeEpic>)>, programs: &str, dir: &Path) {
+    let gitlab = SyntheticGitLab::start(groups, Duration::ZERO).await;
+    let slack = LocalSlack::start().await;
+    let config = write_config(dir, &gitlab.url, &slack.url, programs, "");
+    let dir = dir.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let status = rolly(
+            Command::new(env!("CARGO_BIN_EXE_rolly")),
+            &config,
+            &dir,
+            &["once"],
+        )
+        .stdout(Stdio::null())
+        .status()
+        .expect("starting rolly");
+        if !status.success() {
+            fail(&dir, "rolly once failed to deliver last week's roll-up");
+        }
+        let db = rusqlite::Connection::open(dir.join("rolly.db")).expect("opening the state");
+        let periods: Vec<String> = db
+            .prepare("SELECT DISTINCT period FROM runs")
+            .and_then(|mut q| q.query_map([], |r| r.get(0))?.collect())
+            .expect("reading the periods");
+        for period in periods {
+            db.execute(
+                "UPDATE runs SET period = ?1 WHERE period = ?2",
+                [week_before(&period), period],
+            )
+            .expect("moving a run back a week");
+        }
+    })
+    .await
+    .expect("delivering last week's roll-up");
+}
+
+/// The ISO week period (`2026-W48`) before `period`.
+fn week_before(period: &str) -> String {
+    use chrono::Datelike;
+    let (year, week) = period.split_once("-W").expect("a week period");
+    let monday = chrono::NaiveDate::from_isoywd_opt(
+        year.parse().expect("a year"),
+        week.parse().expect("a week"),
+        chrono::Weekday::Mon,
+    )
+    .expect("a week that exists");
+    let before = (monday - chrono::Days::new(7)).iso_week();
+    format!("{}-W{:02}", before.year(), before.week())
+}
+
 /// How long the synthetic GitLab takes to answer a full page, request sent to body
 /// read: the part of each page's time that is the stand-in's, not rolly's.
 async fn page_answer_time(latency: Duration) -> Duration {
     let group = "bench/group-0".to_owned();
-    let gitlab = SyntheticGitLab::start(vec![(group.clone(), portfolio(PAGE, 0))], latency).await;
+    let gitlab = SyntheticGitLab::start(
+        vec![(group.clone(), portfolio(PAGE, 0, Week::This))],
+        latency,
+    )
+    .await;
     let endpoint = gitlab.url.join("api/graphql").expect("a URL");
     let request = json!({"query": "", "variables": {"group": group}}).to_string();
     median_answer_time(endpoint, request, 11).await
@@ -386,21 +483,36 @@ async fn median_answer_time(endpoint: url::Url, body: String, times: usize) -> D
 }
 
 /// Serves one program of `epics` epics until interrupted.
-async fn serve(epics: usize, latency: Duration) {
+async fn serve(epics: usize, latency: Duration, state: StateFile) {
     let group = "bench/group-0".to_owned();
     let programs = program_toml(0, &group);
-    let gitlab = SyntheticGitLab::start(vec![(group, portfolio(epics, 0))], latency).await;
-    let slack = LocalSlack::start().await;
     let dir = tempfile::tempdir().expect("temporary directory").keep();
+    let db = dir.join("rolly.db");
+    let start_from = match state {
+        StateFile::Weekly => {
+            let last_week = vec![(group.clone(), portfolio(epics, 0, Week::Last))];
+            deliver_last_week(last_week, &programs, &dir).await;
+            let saved = dir.join("last-week.db");
+            std::fs::rename(&db, &saved).expect("keeping last week's state");
+            format!(
+                "rm -f {db}*; cp {} {db}",
+                saved.display(),
+                db = db.display()
+            )
+        }
+        StateFile::Fresh => format!("rm -f {}*", db.display()),
+    };
+    let gitlab =
+        SyntheticGitLab::start(vec![(group, portfolio(epics, 0, Week::This))], latency).await;
+    let slack = LocalSlack::start().await;
     let config = write_config(&dir, &gitlab.url, &slack.url, &programs, "");
     println!(
         "Serving {epics} epics with {} ms latency. In another shell:\n\n  \
-         rm -f {db}; GITLAB_TOKEN={} SLACK_BOT_TOKEN={SLACK_TOKEN} {} --config {} once\n",
+         {start_from}; GITLAB_TOKEN={} SLACK_BOT_TOKEN={SLACK_TOKEN} {} --config {} once\n",
         latency.as_millis(),
         fake_gitlab::TOKEN,
         env!("CARGO_BIN_EXE_rolly"),
         config.display(),
-        db = dir.join("rolly.db").display(),
     );
     tokio::signal::ctrl_c().await.expect("waiting for Ctrl-C");
     println!(
@@ -596,8 +708,11 @@ async fn answer(State(pages): State<Arc<Pages>>, body: Bytes) -> Response {
 /// it idle and returns its (RSS, peak RSS) in KiB.
 async fn idle_daemon(idle: Duration) -> (u64, u64) {
     let group = "bench/group-0".to_owned();
-    let gitlab =
-        SyntheticGitLab::start(vec![(group.clone(), portfolio(10, 0))], Duration::ZERO).await;
+    let gitlab = SyntheticGitLab::start(
+        vec![(group.clone(), portfolio(10, 0, Week::This))],
+        Duration::ZERO,
+    )
+    .await;
     let slack = LocalSlack::start().await;
     let dir = tempfile::tempdir().expect("temporary directory");
     let port = free_port();
@@ -653,8 +768,9 @@ async fn idle_daemon(idle: Duration) -> (u64, u64) {
 
 /// `count` epics of group `k` as a PMO keeps them: scoped priority and status labels,
 /// health, owners, dates, child issues and a status section of a few paragraphs inside
-/// a longer description. Some sections are stale, some epics overdue.
-fn portfolio(count: usize, k: usize) -> Vec<FakeEpic> {
+/// a longer description. Some sections are stale, some epics overdue. A week before,
+/// every section but the stale ones read differently and some health differed.
+fn portfolio(count: usize, k: usize, week: Week) -> Vec<FakeEpic> {
     const PRIORITIES: [&str; 4] = ["p1", "p2", "p3", "p4"];
     const PHASES: [&str; 5] = ["discovery", "planning", "build", "test", "rollout"];
     const HEALTH: [Option<&str>; 4] = [
@@ -673,14 +789,19 @@ fn portfolio(count: usize, k: usize) -> Vec<FakeEpic> {
                 "department::finance".to_owned(),
             ];
             let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+            let stale = id.is_multiple_of(7);
+            let text = match week {
+                Week::Last if !stale => description_of_week(id, "2026-11-13", 31),
+                _ => description(id),
+            };
             let mut e = epic(&format!(
                 "Project {id}: migrate ledger service {id} to the new platform"
             ))
             .labels(&labels)
-            .description(&description(id))
+            .description(&text)
             .created_at("2026-01-05T09:00:00Z")
             .updated_at("2026-11-20T16:00:00Z")
-            .last_edited_at(if id.is_multiple_of(7) {
+            .last_edited_at(if stale {
                 "2026-10-30T16:00:00Z"
             } else {
                 "2026-11-20T16:00:00Z"
@@ -695,7 +816,8 @@ fn portfolio(count: usize, k: usize) -> Vec<FakeEpic> {
             )
             .assignee(&format!("lead{id}"), &format!("Lead {id}"), None)
             .child_issues((id % 13) as u32, (id % 29) as u32);
-            if let Some(h) = HEALTH[id % 4] {
+            let shift = usize::from(week == Week::Last && id.is_multiple_of(6));
+            if let Some(h) = HEALTH[(id + shift) % 4] {
                 e = e.health(h);
             }
             e

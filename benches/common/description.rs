@@ -4,13 +4,20 @@
 
 /// The description of epic `id`.
 pub fn description(id: usize) -> String {
+    description_of_week(id, "2026-11-20", 38)
+}
+
+/// The description of epic `id` as it read on `date`, with `tables` of the 40 tables
+/// migrated: the week before, most sections said less.
+#[allow(dead_code)] // the pipeline benchmark needs only this week's
+pub fn description_of_week(id: usize, date: &str, tables: usize) -> String {
     format!(
         "## Summary\n\nMove ledger service {id} off the old platform so finance can close \
          the books on the new one. See the [charter](https://docs.example.com/charter/{id}).\n\n\
          ## Scope\n\n- Data migration of 40 tables\n- Reports and dashboards\n- Decommissioning\n\n\
          <!-- Status Start -->\n\
-         ### Status 2026-11-20\n\n\
-         **Progress:** cut-over rehearsal {id} finished; 38 of 40 tables migrated and \
+         ### Status {date}\n\n\
+         **Progress:** cut-over rehearsal {id} finished; {tables} of 40 tables migrated and \
          reconciled. Reports are in user acceptance testing with @finance-team.\n\n\
          - [x] Rehearse the cut-over (see #{a} and &{id})\n\
          - [x] Reconcile balances for Q3\n\
