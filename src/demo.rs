@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 
 use crate::epic::{Epic, HealthStatus};
 use crate::extract::Rules;
-use crate::rollup::{self, Context, RollUp, Snapshot};
+use crate::rollup::{self, Context, Previous, RollUp, Snapshot};
 use crate::schedule::Period;
 
 /// The demo's GitLab instance.
@@ -162,7 +162,7 @@ fn context<'a>(
     period: Period,
     now: DateTime<Utc>,
     rules: &'a Rules,
-    previous: Option<&'a [Snapshot]>,
+    previous: Option<&'a Previous>,
 ) -> Context<'a> {
     Context {
         program: "crm-migration",
@@ -180,7 +180,7 @@ fn context<'a>(
 /// This week's roll-up of the sample program, through the real extract and model stages.
 pub fn rollup() -> RollUp {
     let rules = Rules::default();
-    let previous = previous_snapshots();
+    let previous = Previous::new(previous_snapshots());
     let ctx = context(
         Period::containing(now(), chrono_tz::America::Los_Angeles),
         now(),

@@ -119,7 +119,7 @@ struct Inputs {
     stale_after_days: u32,
     gitlab_url: String,
     rules: Rules,
-    previous: Option<Vec<rollup::Snapshot>>,
+    previous: Option<rollup::Previous>,
 }
 
 impl Inputs {
@@ -133,7 +133,7 @@ impl Inputs {
             stale_after_days: self.stale_after_days,
             gitlab_url: &self.gitlab_url,
             rules: &self.rules,
-            previous: self.previous.as_deref(),
+            previous: self.previous.as_ref(),
         }
     }
 }
@@ -164,7 +164,8 @@ async fn build<T: Send + 'static>(
         rules: Rules::from(program),
         previous: svc
             .store
-            .previous_snapshots(&program.name, compare_before)?,
+            .previous_snapshots(&program.name, compare_before)?
+            .map(rollup::Previous::new),
     });
     let page_inputs = Arc::clone(&inputs);
     let items = svc

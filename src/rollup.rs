@@ -1,8 +1,6 @@
 //! Pure roll-up model: one program, one period. Built from the epics GitLab returned and
 //! the snapshots of the last delivered roll-up; rendered by [`crate::render`].
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -152,6 +150,35 @@ pub struct Snapshot {
     pub section_text: Option<String>,
 }
 
+/// The snapshots of the last delivered roll-up, found by epic id. Made once per run,
+/// since every page of epics looks its epics up in it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Previous {
+    /// Sorted by epic id.
+    snapshots: Vec<Snapshot>,
+}
+
+impl Previous {
+    pub fn new(mut snapshots: Vec<Snapshot>) -> Self {
+        snapshots.sort_unstable_by(|a, b| a.epic_id.cmp(&b.epic_id));
+        Self { snapshots }
+    }
+
+    /// The snapshot of epic `id`, if the last roll-up showed it.
+    pub fn get(&self, id: &str) -> Option<&Snapshot> {
+        let at = self
+            .snapshots
+            .binary_search_by(|s| s.epic_id.as_str().cmp(id))
+            .ok()?;
+        Some(&self.snapshots[at])
+    }
+
+    /// Every snapshot, by epic id.
+    pub fn snapshots(&self) -> &[Snapshot] {
+        &self.snapshots
+    }
+}
+
 /// Everything besides the epics that a roll-up depends on.
 #[derive(Debug, Clone)]
 pub struct Context<'a> {
@@ -165,7 +192,7 @@ pub struct Context<'a> {
     pub gitlab_url: &'a str,
     pub rules: &'a Rules,
     /// Snapshots of the last delivered roll-up, if there was one.
-    pub previous: Option<&'a [Snapshot]>,
+    pub previous: Option<&'a Previous>,
 }
 
 /// Builds the roll-up of `epics`.
@@ -179,23 +206,9 @@ pub fn build(epics: &[Epic], ctx: &Context<'_>) -> RollUp {
 /// is fetched.
 pub fn entries(epics: &[Epic], ctx: &Context<'_>) -> Vec<Entry> {
     let today = today(ctx);
-    let previous: HashMap<&str, &Snapshot> = ctx
-        .previous
-        .unwrap_or_default()
-        .iter()
-        .map(|s| (s.epic_id.as_str(), s))
-        .collect();
     epics
         .iter()
-        .map(|epic| {
-            entry(
-                epic,
-                ctx,
-                today,
-                ctx.previous
-                    .map(|_| previous.get(epic.id.as_str()).copied()),
-            )
-        })
+        .map(|epic| entry(epic, ctx, today, ctx.previous.map(|p| p.get(&epic.id))))
         .collect()
 }
 
@@ -208,6 +221,7 @@ pub fn assemble<T>(mut items: Vec<(Entry, T)>, ctx: &Context<'_>) -> (RollUp, Ve
     let present: std::collections::HashSet<&str> = entries.iter().map(|e| e.id.as_str()).collect();
     let mut departed: Vec<Departed> = ctx
         .previous
+        .map(Previous::snapshots)
         .unwrap_or_default()
         .iter()
         .filter(|s| !present.contains(s.epic_id.as_str()))

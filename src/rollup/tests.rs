@@ -19,11 +19,12 @@ fn epic(iid: u32, title: &str) -> Epic {
 /// The roll-up of `epics` for program `crm` on Monday 2026-11-23 in Los Angeles.
 pub(crate) fn build_with(epics: &[Epic], previous: Option<&[Snapshot]>) -> RollUp {
     let rules = Rules::default();
-    build(epics, &context(&rules, previous))
+    let previous = previous.map(|s| Previous::new(s.to_vec()));
+    build(epics, &context(&rules, previous.as_ref()))
 }
 
 /// Program `crm` on Monday 2026-11-23 in Los Angeles.
-fn context<'a>(rules: &'a Rules, previous: Option<&'a [Snapshot]>) -> Context<'a> {
+fn context<'a>(rules: &'a Rules, previous: Option<&'a Previous>) -> Context<'a> {
     Context {
         program: "crm",
         title: "CRM migration",
@@ -225,9 +226,23 @@ fn snapshots_keep_section_text_and_hash() {
 }
 
 #[test]
+fn last_weeks_snapshots_are_found_by_epic_id_in_any_order() {
+    let epics: Vec<Epic> = [7, 3, 12, 1, 30]
+        .iter()
+        .map(|&i| epic(i, &format!("e{i}")))
+        .collect();
+    let previous = Previous::new(snapshots(&build_with(&epics, None)));
+    for e in &epics {
+        assert_eq!(previous.get(&e.id).map(|s| &s.title), Some(&e.title));
+    }
+    assert_eq!(previous.get("gid://gitlab/WorkItem/999"), None);
+    assert_eq!(previous.snapshots().len(), epics.len());
+}
+
+#[test]
 fn entries_made_page_by_page_assemble_into_the_roll_up_built_at_once() {
     let before = build_with(&[epic(1, "kept"), epic(9, "gone")], None);
-    let previous = snapshots(&before);
+    let previous = Previous::new(snapshots(&before));
     let rules = Rules::default();
     let ctx = context(&rules, Some(&previous));
     // The most urgent epic comes on the last page.
