@@ -283,3 +283,35 @@ fn programs_filing_roll_up_issues_with_one_label_in_one_project_know_each_other(
     assert!(shared[2].is_empty(), "another label");
     assert!(shared[3].is_empty(), "another project");
 }
+
+#[test]
+fn programs_filing_roll_up_issues_under_one_title_with_one_label_in_one_project_are_rejected() {
+    let program = |name: &str, project: &str, label: &str| {
+        format!(
+            "[[program]]\nname = \"{name}\"\ntitle = \"Finance\"\ngroup = \"it/{name}\"\n\
+             labels = [\"pmo\"]\nslack_channel = \"#{name}\"\n\
+             [program.rollup_issue]\nproject = \"{project}\"\nlabel = \"{label}\"\n"
+        )
+    };
+    let p = one_problem(
+        &[
+            program("ledger", "it/status", "rollup"),
+            program("payroll", "IT/Status", "rollup"),
+        ]
+        .concat(),
+    );
+    assert_eq!(p.key, "program[1].title");
+    assert_eq!(p.program.as_deref(), Some("payroll"));
+    assert!(
+        p.message.contains("`Finance`") && p.message.contains("`ledger`"),
+        "{}",
+        p.message
+    );
+    let apart = [
+        program("ledger", "it/status", "rollup"),
+        program("payroll", "it/status", "payroll-rollup"),
+        program("tax", "it/tax", "rollup"),
+    ]
+    .concat();
+    assert!(Config::from_toml(&apart, &tokens(), TokenNeeds::ALL).is_ok());
+}

@@ -1,5 +1,6 @@
 //! Semantic validation: from [`RawConfig`] to [`Config`], collecting every problem.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -194,7 +195,7 @@ pub(super) fn validate(
             programs.push(program);
         }
     }
-    note_shared_rollup_labels(&mut programs);
+    note_shared_rollup_labels(&mut c, &raw.program, &mut programs);
     for (user, id) in &raw.people {
         if !looks_like_slack_user(id) {
             c.problem(
@@ -470,7 +471,9 @@ fn rollup_issue(
 
 /// Tells each program's roll-up issue which other programs file theirs with the same
 /// label in the same project (GitLab compares project paths in any letter case).
-fn note_shared_rollup_labels(programs: &mut [Program]) {
+/// Programs tell their issues apart by title, so two that would file under one title
+/// there are a problem.
+fn note_shared_rollup_labels(c: &mut Check<'_>, raw: &[RawProgram], programs: &mut [Program]) {
     let filing: Vec<(String, String, String)> = programs
         .iter()
         .filter_map(|p| {
@@ -478,6 +481,33 @@ fn note_shared_rollup_labels(programs: &mut [Program]) {
             Some((p.title.clone(), r.project.to_lowercase(), r.label.clone()))
         })
         .collect();
+    let clashes: Vec<(String, String, String)> = {
+        let mut first: HashMap<&(String, String, String), &str> = HashMap::new();
+        let filers = programs.iter().filter(|p| p.rollup_issue.is_some());
+        filers
+            .zip(&filing)
+            .filter_map(|(p, key)| match first.entry(key) {
+                Entry::Occupied(e) => Some((p.name.clone(), e.get().to_string(), key.0.clone())),
+                Entry::Vacant(e) => {
+                    e.insert(&p.name);
+                    None
+                }
+            })
+            .collect()
+    };
+    for (name, other, title) in clashes {
+        let index = raw
+            .iter()
+            .position(|r| r.name.as_deref() == Some(name.as_str()))
+            .unwrap_or_default();
+        c.problem(
+            format!("program[{index}].title"),
+            Some(&name),
+            format!(
+                "`{title}` is also the title of program `{other}`, which files its roll-up issues with the same label in the same project; rolly tells their issues apart by title, so give one of them another `title` or `rollup_issue.label`"
+            ),
+        );
+    }
     for p in programs.iter_mut() {
         let title = p.title.clone();
         let Some(r) = p.rollup_issue.as_mut() else {
