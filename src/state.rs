@@ -465,7 +465,8 @@ impl Store {
     }
 
     /// Snapshots of the program's last delivered roll-up of a period before `period`
-    /// (of any period when `None`).
+    /// (of any period when `None`), without their section text: the hash is what a
+    /// roll-up compares, and the text of a large program is megabytes.
     pub fn previous_snapshots(
         &self,
         program: &str,
@@ -484,7 +485,7 @@ impl Store {
             return Ok(None);
         };
         let mut stmt = conn.prepare(
-            "SELECT epic_id, title, web_url, status, priority, health, due_date, section_hash, section_text
+            "SELECT epic_id, title, web_url, status, priority, health, due_date, section_hash
              FROM snapshots WHERE run_id = ?1 ORDER BY epic_id",
         )?;
         let rows = stmt.query_map([run_id], |r| {
@@ -497,22 +498,11 @@ impl Store {
                 r.get::<_, String>(5)?,
                 r.get::<_, Option<chrono::NaiveDate>>(6)?,
                 r.get::<_, Option<String>>(7)?,
-                r.get::<_, Option<String>>(8)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (
-                epic_id,
-                title,
-                web_url,
-                status,
-                priority,
-                health,
-                due_date,
-                section_hash,
-                section_text,
-            ) = row?;
+            let (epic_id, title, web_url, status, priority, health, due_date, section_hash) = row?;
             let bad = |e: serde_json::Error| Error::Data(format!("snapshot of {epic_id}: {e}"));
             out.push(Snapshot {
                 priority: serde_json::from_str(&priority).map_err(bad)?,
@@ -523,7 +513,7 @@ impl Store {
                 status,
                 due_date,
                 section_hash,
-                section_text,
+                section_text: None,
             });
         }
         Ok(Some(out))
