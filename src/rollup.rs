@@ -159,6 +159,7 @@ pub struct Previous {
 }
 
 impl Previous {
+    /// Indexes `snapshots`, given in any order.
     pub fn new(mut snapshots: Vec<Snapshot>) -> Self {
         snapshots.sort_unstable_by(|a, b| a.epic_id.cmp(&b.epic_id));
         Self { snapshots }
