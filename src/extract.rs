@@ -69,12 +69,7 @@ pub fn status_section(description: Option<&str>, start: &str, end: &str) -> Sect
 /// Byte range `(start, end)` of the first occurrence of `marker` at or after `from`,
 /// comparing without whitespace and letter case.
 fn find_marker(text: &str, marker: &str, from: usize) -> Option<(usize, usize)> {
-    let needle: Vec<char> = marker
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .flat_map(char::to_lowercase)
-        .collect();
-    let first = *needle.first()?;
+    let first = needle(marker).next()?;
     let hay = &text[from..];
     // Only places where the marker's first character stands are tried; for the usual
     // ASCII marker (`<`) memchr finds them. ASCII bytes never occur inside a multi-byte
@@ -95,24 +90,34 @@ fn find_marker(text: &str, marker: &str, from: usize) -> Option<(usize, usize)> 
     };
     candidates
         .map(|i| i + from)
-        .find_map(|start| match_at(text, start, &needle).map(|end| (start, end)))
+        .find_map(|start| match_at(text, start, needle(marker)).map(|end| (start, end)))
+}
+
+/// The characters of `marker` as they are matched: whitespace left out, lowercased.
+/// Made again for each candidate place rather than collected, which would allocate
+/// for every epic.
+fn needle(marker: &str) -> impl Iterator<Item = char> + '_ {
+    marker
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .flat_map(char::to_lowercase)
 }
 
 /// The end of `needle` if it matches `text` from `start`, skipping whitespace and
 /// comparing lowercased characters.
-fn match_at(text: &str, start: usize, needle: &[char]) -> Option<usize> {
-    let mut want = needle.iter().peekable();
+fn match_at(text: &str, start: usize, needle: impl Iterator<Item = char>) -> Option<usize> {
+    let mut want = needle.peekable();
     for (i, c) in text[start..].char_indices() {
         if c.is_whitespace() {
             continue;
         }
         if c.is_ascii() {
-            if want.next() != Some(&c.to_ascii_lowercase()) {
+            if want.next() != Some(c.to_ascii_lowercase()) {
                 return None;
             }
         } else {
             for lower in c.to_lowercase() {
-                if want.next() != Some(&lower) {
+                if want.next() != Some(lower) {
                     return None;
                 }
             }
