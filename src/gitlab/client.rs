@@ -4,6 +4,7 @@
 //! failures to [`Error`] and the program's epic filter. What is asked and how answers
 //! become [`Epic`]s lives in `queries`; header and body details live in `wire`.
 
+use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -15,12 +16,13 @@ use reqwest::header;
 use secrecy::SecretString;
 use serde_json::value::RawValue;
 use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 use tokio_util::task::AbortOnDropHandle;
 use tracing::Instrument;
 use url::Url;
 
 use super::error::Error;
-use super::queries::{self, CursorAhead};
+use super::queries::{self, CursorAhead, Place};
 use super::wire::{
     auth_headers, error_chain, excerpt, graphql_endpoint, parse_answer, record, requested_wait,
 };
@@ -161,8 +163,8 @@ impl GitLabClient {
     }
 
     /// Like [`fetch_epics`](Self::fetch_epics), making `prepare` of each page's selected
-    /// epics on the blocking pool while the next page is fetched; returns what it made,
-    /// in page order.
+    /// epics on the blocking pool while the next pages are fetched; returns what it made,
+    /// in GitLab's order (oldest epic first).
     ///
     /// # Errors
     /// As [`fetch_epics`](Self::fetch_epics).
@@ -175,88 +177,109 @@ impl GitLabClient {
         T: Send + 'static,
         F: Fn(Vec<Epic>) -> Vec<T> + Send + Sync + 'static,
     {
-        // A group's pages can only be read one after another, so nothing is added to
-        // each page's round trip that can run beside it: the next page is asked for as
-        // soon as this answer's front names its cursor, while the rest of the answer
-        // still arrives, and a page is decoded (and prepared) on the blocking pool.
-        let prepare = Arc::new(prepare);
-        let selection = Arc::new(query.clone());
-        let mut pages = std::collections::VecDeque::new();
-        let mut made = Vec::new();
-        let mut page_size = EPICS_PAGE_SIZE;
-        let mut page = self.request_page(query, page_size, None);
+        // A group's pages follow a cursor, one after another, so its round trips are
+        // what a program's read costs. Two reads halve them: one from the first epic
+        // forwards and one from the last backwards, side by side, until a page of one
+        // holds an epic the other has read. Nothing else is added to a round trip: the
+        // second pages are asked for as soon as the first answer's front names its
+        // cursor, and pages are decoded (and prepared) on the blocking pool.
+        let mut read = GroupRead::new(query, prepare);
+        let mut forward = Walk::new(Place::After(None));
+        let mut first = self.request_page(query, forward.size, forward.place.clone());
+        let ahead = match (&mut first.cursor_ahead).await {
+            Ok(cursor) => Some((
+                self.request_page(query, forward.size, Place::After(Some(cursor))),
+                self.request_page(query, EPICS_PAGE_SIZE, Place::Before(None)),
+            )),
+            Err(_) => None,
+        };
+        let data = self.page_answer(query, &mut forward, first).await?;
+        let frame = queries::epics_frame(data.get())?;
+        read.take(Side::Forward, data, frame.ids).await?;
+        let Some(next) = forward.next(frame.next)? else {
+            return read.finish().await;
+        };
+        let mut backward = Walk::new(Place::Before(None));
+        backward.size = forward.size;
+        let (mut forward_page, mut backward_page) = match ahead {
+            Some((after, before)) if after.place == next => (after, before),
+            _ => (
+                self.request_page(query, forward.size, next),
+                self.request_page(query, backward.size, backward.place.clone()),
+            ),
+        };
         loop {
-            let ahead = match (&mut page.cursor_ahead).await {
-                Ok(cursor) => Some(self.request_page(query, page_size, Some(cursor))),
-                Err(_) => None,
-            };
-            let data = match page.answer.await {
-                Err(e) => Err(Error::UnexpectedAnswer {
-                    operation: "epics",
-                    detail: format!("asking for a page failed ({e})"),
-                }),
-                Ok(Err(e)) if e.is_too_complex() && page_size > MIN_EPICS_PAGE_SIZE => {
-                    page_size = (page_size / 2).max(MIN_EPICS_PAGE_SIZE);
-                    tracing::warn!(group = %query.group, page_size, error = %e, "smaller epic pages");
-                    page = self.request_page(query, page_size, page.cursor);
-                    continue;
-                }
-                Ok(answer) => answer,
-            }?;
-            let next = queries::epics_next_cursor(data.get())?;
-            // When pages come faster than they are prepared (a GitLab close by), the
-            // oldest is waited for: pages held in memory and blocking threads stay few.
-            if pages.len() >= PAGES_IN_PREPARATION
-                && let Some(oldest) = pages.pop_front()
-            {
-                made.extend(prepared(oldest).await?);
+            let (forward_data, backward_data) = tokio::try_join!(
+                self.page_answer(query, &mut forward, forward_page),
+                self.page_answer(query, &mut backward, backward_page),
+            )?;
+            let forward_frame = queries::epics_frame(forward_data.get())?;
+            let backward_frame = queries::epics_frame(backward_data.get())?;
+            // The forward page is taken first: of an epic both pages hold, it keeps it.
+            let forward_met = read
+                .take(Side::Forward, forward_data, forward_frame.ids)
+                .await?;
+            let backward_met = read
+                .take(Side::Backward, backward_data, backward_frame.ids)
+                .await?;
+            if forward_met || backward_met {
+                break;
             }
-            let query = Arc::clone(&selection);
-            let prepare = Arc::clone(&prepare);
-            pages.push_back(tokio::task::spawn_blocking(move || {
-                let page = decode::<queries::EpicsPage>("epics", &data)
-                    .and_then(|data| queries::epics_page(data, &query.group))?;
-                let selected = page
-                    .items
-                    .into_iter()
-                    .filter(|e| is_selected(&query, e))
-                    .collect();
-                Ok::<_, Error>(prepare(selected))
-            }));
-            page = match next {
-                None => break,
-                Some(next) if page.cursor.as_ref() == Some(&next) => return Err(stuck_cursor()),
-                // The page's own decoding decides; the head start is used when it agrees.
-                Some(next) => match ahead {
-                    Some(ahead) if ahead.cursor.as_ref() == Some(&next) => ahead,
-                    _ => self.request_page(&selection, page_size, Some(next)),
-                },
+            let (Some(next), Some(previous)) = (
+                forward.next(forward_frame.next)?,
+                backward.previous(backward_frame.previous)?,
+            ) else {
+                break;
             };
+            forward_page = self.request_page(query, forward.size, next);
+            backward_page = self.request_page(query, backward.size, previous);
         }
-        for page in pages {
-            made.extend(prepared(page).await?);
+        read.finish().await
+    }
+
+    /// The answer to `page` of `walk`, asked again with smaller pages while GitLab calls
+    /// the query too complex.
+    async fn page_answer(
+        &self,
+        query: &EpicQuery,
+        walk: &mut Walk,
+        mut page: PageRequest,
+    ) -> Result<Box<RawValue>, Error> {
+        loop {
+            match page.answer.await {
+                Err(e) => {
+                    return Err(Error::UnexpectedAnswer {
+                        operation: "epics",
+                        detail: format!("asking for a page failed ({e})"),
+                    });
+                }
+                Ok(Err(e)) if e.is_too_complex() && walk.size > MIN_EPICS_PAGE_SIZE => {
+                    walk.size = (walk.size / 2).max(MIN_EPICS_PAGE_SIZE);
+                    tracing::warn!(group = %query.group, page_size = walk.size, error = %e, "smaller epic pages");
+                    page = self.request_page(query, walk.size, page.place);
+                }
+                Ok(answer) => {
+                    walk.place = page.place;
+                    return answer;
+                }
+            }
         }
-        Ok(made)
     }
 
     /// Asks for one page of epics on a task of its own.
-    fn request_page(
-        &self,
-        query: &EpicQuery,
-        page_size: u32,
-        cursor: Option<String>,
-    ) -> PageRequest {
+    fn request_page(&self, query: &EpicQuery, size: u32, place: Place) -> PageRequest {
         let (found, cursor_ahead) = oneshot::channel();
-        let variables = queries::epics_variables(query, page_size, cursor.clone());
+        let variables = queries::epics_variables(query, size, &place);
+        // Only a forward page tells its successor truly (see `queries::epics_frame`).
+        let watch = matches!(place, Place::After(_)).then(|| CursorWatch(Mutex::new(Some(found))));
         let client = self.clone();
         let task = async move {
-            let watch = CursorWatch(Mutex::new(Some(found)));
             client
-                .execute_raw::<queries::EpicsPage>("epics", variables, Some(&watch))
+                .execute_raw::<queries::EpicsPage>("epics", variables, watch.as_ref())
                 .await
         };
         PageRequest {
-            cursor,
+            place,
             answer: AbortOnDropHandle::new(tokio::spawn(task.in_current_span())),
             cursor_ahead,
         }
@@ -485,10 +508,148 @@ fn decode<Q: GraphQLQuery>(
     })
 }
 
+/// Which of a group's two reads a page belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    /// From the first epic forwards.
+    Forward,
+    /// From the last epic backwards.
+    Backward,
+}
+
+/// One of a group's two reads: the place of its latest page and its page size.
+struct Walk {
+    place: Place,
+    size: u32,
+}
+
+impl Walk {
+    fn new(place: Place) -> Self {
+        Self {
+            place,
+            size: EPICS_PAGE_SIZE,
+        }
+    }
+
+    /// Where a forward read goes on after its latest page: `None` at the end.
+    fn next(&self, next: Option<String>) -> Result<Option<Place>, Error> {
+        self.go_on(next)
+            .map(|cursor| cursor.map(|c| Place::After(Some(c))))
+    }
+
+    /// Where a backward read goes on after its latest page: `None` at the start.
+    fn previous(&self, previous: Option<String>) -> Result<Option<Place>, Error> {
+        self.go_on(previous)
+            .map(|cursor| cursor.map(|c| Place::Before(Some(c))))
+    }
+
+    fn go_on(&self, cursor: Option<String>) -> Result<Option<String>, Error> {
+        match cursor {
+            Some(cursor) if self.place.cursor() == Some(cursor.as_str()) => Err(stuck_cursor()),
+            cursor => Ok(cursor),
+        }
+    }
+}
+
+/// A group's pages as they are read from both ends, and what was made of them.
+///
+/// Each epic is kept by the first page taken that holds it. Since forward pages
+/// cover a start of the order and backward pages an end, forward pages in reading
+/// order followed by backward pages in reverse give every epic once, oldest first.
+struct GroupRead<T, F> {
+    query: Arc<EpicQuery>,
+    prepare: Arc<F>,
+    /// Pages being decoded and prepared, oldest first.
+    preparing: VecDeque<(Side, Preparation<T>)>,
+    forward: Vec<T>,
+    /// Made of backward pages, in reading order (the last epics first).
+    backward: Vec<Vec<T>>,
+    read_forward: HashSet<String>,
+    read_backward: HashSet<String>,
+}
+
+impl<T, F> GroupRead<T, F>
+where
+    T: Send + 'static,
+    F: Fn(Vec<Epic>) -> Vec<T> + Send + Sync + 'static,
+{
+    fn new(query: &EpicQuery, prepare: F) -> Self {
+        Self {
+            query: Arc::new(query.clone()),
+            prepare: Arc::new(prepare),
+            preparing: VecDeque::new(),
+            forward: Vec::new(),
+            backward: Vec::new(),
+            read_forward: HashSet::new(),
+            read_backward: HashSet::new(),
+        }
+    }
+
+    /// Takes a page of `side` holding the work items `ids`, to be decoded and prepared
+    /// on the blocking pool; returns whether it holds an epic the other side has read
+    /// (the reads have met).
+    async fn take(
+        &mut self,
+        side: Side,
+        data: Box<RawValue>,
+        ids: Vec<String>,
+    ) -> Result<bool, Error> {
+        // When pages come faster than they are prepared (a GitLab close by), the
+        // oldest is waited for: pages held in memory and blocking threads stay few.
+        if self.preparing.len() >= PAGES_IN_PREPARATION
+            && let Some((side, oldest)) = self.preparing.pop_front()
+        {
+            self.keep(side, prepared(oldest).await?);
+        }
+        let (own, other) = match side {
+            Side::Forward => (&mut self.read_forward, &self.read_backward),
+            Side::Backward => (&mut self.read_backward, &self.read_forward),
+        };
+        let read_already: HashSet<String> = ids
+            .iter()
+            .filter(|id| other.contains(*id))
+            .cloned()
+            .collect();
+        own.extend(ids);
+        let met = !read_already.is_empty();
+        let query = Arc::clone(&self.query);
+        let prepare = Arc::clone(&self.prepare);
+        let page = tokio::task::spawn_blocking(move || {
+            let epics = decode::<queries::EpicsPage>("epics", &data)
+                .and_then(|data| queries::epics_page(data, &query.group))?;
+            let selected = epics
+                .into_iter()
+                .filter(|e| !read_already.contains(&e.id) && is_selected(&query, e))
+                .collect();
+            Ok::<_, Error>(prepare(selected))
+        });
+        self.preparing.push_back((side, page));
+        Ok(met)
+    }
+
+    fn keep(&mut self, side: Side, made: Vec<T>) {
+        match side {
+            Side::Forward => self.forward.extend(made),
+            Side::Backward => self.backward.push(made),
+        }
+    }
+
+    /// Everything made, oldest epic first, once every page is prepared.
+    async fn finish(mut self) -> Result<Vec<T>, Error> {
+        while let Some((side, page)) = self.preparing.pop_front() {
+            self.keep(side, prepared(page).await?);
+        }
+        let mut made = self.forward;
+        made.extend(self.backward.into_iter().rev().flatten());
+        Ok(made)
+    }
+}
+
+/// A page being decoded and prepared on the blocking pool.
+type Preparation<T> = JoinHandle<Result<Vec<T>, Error>>;
+
 /// What the blocking task of one page made of it.
-async fn prepared<T>(
-    page: tokio::task::JoinHandle<Result<Vec<T>, Error>>,
-) -> Result<Vec<T>, Error> {
+async fn prepared<T>(page: Preparation<T>) -> Result<Vec<T>, Error> {
     page.await.map_err(|e| Error::UnexpectedAnswer {
         operation: "epics",
         detail: format!("decoding a page failed ({e})"),
@@ -504,11 +665,11 @@ fn stuck_cursor() -> Error {
 
 /// One page of epics being asked for; dropping it cancels the request.
 struct PageRequest {
-    /// The cursor the page starts after; `None` for the first page.
-    cursor: Option<String>,
+    /// Where the page is read.
+    place: Place,
     answer: AbortOnDropHandle<Result<Box<RawValue>, Error>>,
-    /// The next page's cursor, sent as soon as the front of the answer shows it; closed
-    /// without one when the answer does not show it early.
+    /// The next page's cursor, sent as soon as the front of a forward answer shows it;
+    /// closed without one when the answer does not show it early.
     cursor_ahead: oneshot::Receiver<String>,
 }
 
@@ -561,6 +722,34 @@ fn carries_all_labels(epic_labels: &[String], wanted: &[String]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_read_given_back_the_cursor_it_read_from_is_stuck() {
+        let walk = |place| Walk {
+            place,
+            size: EPICS_PAGE_SIZE,
+        };
+        let forward = walk(Place::After(Some("a".to_owned())));
+        assert!(forward.next(Some("a".to_owned())).is_err());
+        assert_eq!(
+            forward.next(Some("b".to_owned())).unwrap(),
+            Some(Place::After(Some("b".to_owned())))
+        );
+        assert_eq!(forward.next(None).unwrap(), None);
+        let backward = walk(Place::Before(Some("z".to_owned())));
+        assert!(backward.previous(Some("z".to_owned())).is_err());
+        assert_eq!(
+            backward.previous(Some("y".to_owned())).unwrap(),
+            Some(Place::Before(Some("y".to_owned())))
+        );
+        // The first pages of either read start from no cursor.
+        assert_eq!(
+            walk(Place::Before(None))
+                .previous(Some("y".to_owned()))
+                .unwrap(),
+            Some(Place::Before(Some("y".to_owned())))
+        );
+    }
 
     #[test]
     fn labels_match_in_any_letter_case_and_all_are_required() {

@@ -87,28 +87,53 @@ pub(super) struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+/// Where a page of epics is read: the epics are in one order, oldest first, read
+/// forwards from its start and backwards from its end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Place {
+    /// The first epics after this cursor; `None`: from the start.
+    After(Option<String>),
+    /// The last epics before this cursor; `None`: from the end.
+    Before(Option<String>),
+}
+
+impl Place {
+    /// The cursor the page is read from, if any.
+    pub fn cursor(&self) -> Option<&str> {
+        match self {
+            Self::After(cursor) | Self::Before(cursor) => cursor.as_deref(),
+        }
+    }
+}
+
 /// Variables for one page of epics: open ones only unless closed ones are wanted.
 pub(super) fn epics_variables(
     query: &EpicQuery,
-    first: u32,
-    cursor: Option<String>,
+    size: u32,
+    place: &Place,
 ) -> epics_page::Variables {
     let state = if query.include_closed {
         epics_page::IssuableState::all
     } else {
         epics_page::IssuableState::opened
     };
+    let (first, after, last, before) = match place {
+        Place::After(cursor) => (Some(i64::from(size)), cursor.clone(), None, None),
+        Place::Before(cursor) => (None, None, Some(i64::from(size)), cursor.clone()),
+    };
     epics_page::Variables {
         group: query.group.clone(),
         include_subgroups: query.include_subgroups,
         state,
-        first: i64::from(first),
-        cursor,
+        first,
+        after,
+        last,
+        before,
     }
 }
 
 /// Epics of one page, or [`Error::GroupNotFound`] when GitLab answered `group: null`.
-pub(super) fn epics_page(data: epics_page::ResponseData, group: &str) -> Result<Page<Epic>, Error> {
+pub(super) fn epics_page(data: epics_page::ResponseData, group: &str) -> Result<Vec<Epic>, Error> {
     let group_data = data.group.ok_or_else(|| Error::GroupNotFound {
         path: group.to_owned(),
     })?;
@@ -121,18 +146,13 @@ pub(super) fn epics_page(data: epics_page::ResponseData, group: &str) -> Result<
              unavailable on this instance"
             ),
         })?;
-    let info = work_items.page_info;
-    let items = work_items
+    Ok(work_items
         .nodes
         .unwrap_or_default()
         .into_iter()
         .flatten()
         .map(|node| epic_from(node, group))
-        .collect();
-    Ok(Page {
-        items,
-        next_cursor: next_cursor("epics", info.has_next_page, info.end_cursor)?,
-    })
+        .collect())
 }
 
 /// `pageInfo` of a connection, read on its own.
@@ -144,10 +164,27 @@ struct PageInfo {
     end_cursor: Option<String>,
 }
 
-/// The cursor of the page after this `EpicsPage` answer, read without decoding its epics
-/// (so the next page can be asked for while this one is decoded). A missing group or
-/// work item list gives `None`; decoding the page reports it.
-pub(super) fn epics_next_cursor(data: &str) -> Result<Option<String>, Error> {
+/// What the reading of a group needs to know of an `EpicsPage` answer before its epics
+/// are decoded.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(super) struct Frame {
+    /// Cursor of the page after this one; `None` on the last page.
+    pub next: Option<String>,
+    /// Cursor of the page before this one; `None` on the first page.
+    pub previous: Option<String>,
+    /// Ids of the page's work items.
+    pub ids: Vec<String>,
+}
+
+/// The page information and work item ids of an `EpicsPage` answer, read without
+/// decoding its epics (so the next pages can be asked for while this one is decoded).
+/// A missing group or work item list gives an empty last page; decoding the page
+/// reports it.
+///
+/// GitLab's keyset connection says there is a next page whenever `before` was given,
+/// and a previous one whenever `after` was given; only the end a page was read
+/// towards is told truly.
+pub(super) fn epics_frame(data: &str) -> Result<Frame, Error> {
     #[derive(serde::Deserialize)]
     struct Data {
         group: Option<Group>,
@@ -160,20 +197,43 @@ pub(super) fn epics_next_cursor(data: &str) -> Result<Option<String>, Error> {
     #[derive(serde::Deserialize)]
     struct WorkItems {
         #[serde(rename = "pageInfo")]
-        page_info: PageInfo,
+        page_info: FullPageInfo,
+        nodes: Option<Vec<Option<Node>>>,
+    }
+    #[derive(serde::Deserialize)]
+    struct FullPageInfo {
+        #[serde(rename = "hasNextPage")]
+        has_next_page: bool,
+        #[serde(rename = "endCursor")]
+        end_cursor: Option<String>,
+        #[serde(rename = "hasPreviousPage")]
+        has_previous_page: bool,
+        #[serde(rename = "startCursor")]
+        start_cursor: Option<String>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Node {
+        id: String,
     }
     let data: Data = serde_json::from_str(data).map_err(|e| Error::UnexpectedAnswer {
         operation: "epics",
         detail: format!("its page information does not have the expected shape ({e})"),
     })?;
-    match data.group.and_then(|g| g.work_items) {
-        Some(items) => next_cursor(
-            "epics",
-            items.page_info.has_next_page,
-            items.page_info.end_cursor,
-        ),
-        None => Ok(None),
-    }
+    let Some(items) = data.group.and_then(|g| g.work_items) else {
+        return Ok(Frame::default());
+    };
+    let info = items.page_info;
+    Ok(Frame {
+        next: next_cursor("epics", info.has_next_page, info.end_cursor)?,
+        previous: previous_cursor(info.has_previous_page, info.start_cursor)?,
+        ids: items
+            .nodes
+            .unwrap_or_default()
+            .into_iter()
+            .flatten()
+            .map(|node| node.id)
+            .collect(),
+    })
 }
 
 /// What the front of an `EpicsPage` answer tells about the next page, before the rest
@@ -214,6 +274,22 @@ pub(super) fn epics_cursor_ahead(prefix: &[u8]) -> CursorAhead {
         }) => CursorAhead::Next(cursor),
         Err(e) if e.is_eof() => CursorAhead::NotYet,
         _ => CursorAhead::NoHeadStart,
+    }
+}
+
+/// The cursor to read backwards from, checking that GitLab gave one when it said there
+/// is more before.
+fn previous_cursor(
+    has_previous_page: bool,
+    start_cursor: Option<String>,
+) -> Result<Option<String>, Error> {
+    match (has_previous_page, start_cursor) {
+        (false, _) => Ok(None),
+        (true, Some(cursor)) => Ok(Some(cursor)),
+        (true, None) => Err(Error::UnexpectedAnswer {
+            operation: "epics",
+            detail: "GitLab said there is a previous page but gave no cursor for it".to_owned(),
+        }),
     }
 }
 
@@ -446,17 +522,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_next_cursor_is_read_without_decoding_the_epics() {
-        let page = r#"{"group": {"workItems": {"pageInfo": {"hasNextPage": true, "endCursor": "abc"},
-            "nodes": [{"id": "gid://gitlab/WorkItem/1", "unexpected": [1, 2]}]}}}"#;
-        assert_eq!(epics_next_cursor(page).unwrap().as_deref(), Some("abc"));
-        let last = r#"{"group": {"workItems": {"pageInfo": {"hasNextPage": false, "endCursor": "abc"}, "nodes": []}}}"#;
-        assert_eq!(epics_next_cursor(last).unwrap(), None);
+    fn a_pages_frame_is_read_without_decoding_the_epics() {
+        let page = r#"{"group": {"workItems": {"pageInfo": {"hasNextPage": true, "endCursor": "z",
+            "hasPreviousPage": true, "startCursor": "a"},
+            "nodes": [{"id": "gid://gitlab/WorkItem/1", "unexpected": [1, 2]}, null,
+                      {"id": "gid://gitlab/WorkItem/2"}]}}}"#;
+        assert_eq!(
+            epics_frame(page).unwrap(),
+            Frame {
+                next: Some("z".to_owned()),
+                previous: Some("a".to_owned()),
+                ids: vec![
+                    "gid://gitlab/WorkItem/1".to_owned(),
+                    "gid://gitlab/WorkItem/2".to_owned()
+                ],
+            }
+        );
+        let only = r#"{"group": {"workItems": {"pageInfo": {"hasNextPage": false, "endCursor": "z",
+            "hasPreviousPage": false, "startCursor": "a"}, "nodes": []}}}"#;
+        assert_eq!(epics_frame(only).unwrap(), Frame::default());
         // A missing group ends the reading; decoding the page reports it.
-        assert_eq!(epics_next_cursor(r#"{"group": null}"#).unwrap(), None);
-        let broken =
-            r#"{"group": {"workItems": {"pageInfo": {"hasNextPage": true, "endCursor": null}}}}"#;
-        assert!(epics_next_cursor(broken).is_err());
+        assert_eq!(epics_frame(r#"{"group": null}"#).unwrap(), Frame::default());
+        for broken in [
+            r#"{"group": {"workItems": {"pageInfo": {"hasNextPage": true, "endCursor": null,
+                "hasPreviousPage": false, "startCursor": null}}}}"#,
+            r#"{"group": {"workItems": {"pageInfo": {"hasNextPage": false, "endCursor": null,
+                "hasPreviousPage": true, "startCursor": null}}}}"#,
+            r#"{"group": {"workItems": {"pageInfo": {"hasNextPage": false}}}}"#,
+        ] {
+            assert!(epics_frame(broken).is_err(), "{broken}");
+        }
     }
 
     #[test]

@@ -71,6 +71,65 @@ async fn all_epics_of_a_three_page_answer_are_read() {
 }
 
 #[tokio::test]
+async fn a_group_read_from_both_ends_gives_every_epic_once_in_gitlabs_order() {
+    // Sizes around page boundaries: reads that meet mid-page, at a page boundary, or
+    // where one read alone reaches the other end.
+    for count in [
+        0, 1, 99, 100, 101, 199, 200, 201, 250, 300, 301, 950, 1000, 1001,
+    ] {
+        let fake = fake_with_epics(numbered_epics(count)).await;
+
+        let epics = client(&fake).fetch_epics(&program(&[])).await.unwrap();
+
+        let expected: Vec<String> = (1..=count).map(|n| format!("Project {n}")).collect();
+        assert_eq!(titles(&epics), expected, "{count} epics");
+        let floor = count.div_ceil(100).max(1);
+        let requests = fake.request_count();
+        assert!(
+            (floor..=floor + 2).contains(&requests),
+            "{count} epics: {requests} requests"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_large_group_is_read_from_both_ends_in_half_the_pages_in_sequence() {
+    let fake = fake_with_epics(numbered_epics(1000)).await;
+
+    client(&fake).fetch_epics(&program(&[])).await.unwrap();
+
+    // The first page alone, then five pairs: pages 2-6 forwards and 10-6 backwards,
+    // where the two reads share page 6 and stop.
+    let pages = fake.variables_of("EpicsPage");
+    let backwards = pages.iter().filter(|v| v["last"].is_number()).count();
+    assert_eq!((pages.len(), backwards), (11, 5));
+    assert!(pages[0]["first"].is_number() && pages[0]["after"].is_null());
+}
+
+#[tokio::test]
+async fn epics_read_from_both_ends_are_filtered_by_label_and_state_once() {
+    let epics = (1..=450)
+        .map(|n| {
+            let e = epic(&format!("Project {n}"));
+            match n % 3 {
+                0 => e.labels(&["IT-Proj::CRM"]),
+                1 => e.labels(&["IT-Proj::CRM"]).closed(),
+                _ => e,
+            }
+        })
+        .collect();
+    let fake = fake_with_epics(epics).await;
+
+    let read = client(&fake)
+        .fetch_epics(&program(&["it-proj::crm"]))
+        .await
+        .unwrap();
+
+    let expected: Vec<String> = (1..=150).map(|n| format!("Project {}", 3 * n)).collect();
+    assert_eq!(titles(&read), expected);
+}
+
+#[tokio::test]
 async fn request_count_is_one_per_page_however_many_child_issues_epics_have() {
     let epics = (1..=250)
         .map(|n| epic(&format!("P{n}")).child_issues(15, 25))
@@ -310,13 +369,22 @@ async fn a_query_too_complex_for_gitlab_is_asked_again_with_smaller_pages() {
 
     let epics = client(&fake).fetch_epics(&program(&[])).await.unwrap();
 
-    assert_eq!(epics.len(), 120);
-    let sizes: Vec<u64> = fake
+    let expected: Vec<String> = (1..=120).map(|n| format!("Project {n}")).collect();
+    assert_eq!(titles(&epics), expected);
+    let mut sizes: Vec<(&str, u64)> = fake
         .variables_of("EpicsPage")
         .iter()
-        .map(|v| v["first"].as_u64().unwrap())
+        .map(|v| match v["first"].as_u64() {
+            Some(first) => ("first", first),
+            None => ("last", v["last"].as_u64().unwrap()),
+        })
         .collect();
-    assert_eq!(sizes, [100, 50, 50, 50]);
+    // The second page and the last are asked for side by side, in either order.
+    sizes[2..].sort_unstable();
+    assert_eq!(
+        sizes,
+        [("first", 100), ("first", 50), ("first", 50), ("last", 50)]
+    );
 }
 
 #[tokio::test]
@@ -575,14 +643,15 @@ async fn gitlab_with_a_slow_first_page(rest: &'static str) -> (url::Url, Arc<Ato
         axum::routing::post({
             let (second_asked, asked_early) = (second_asked.clone(), asked_early.clone());
             move |body: axum::Json<serde_json::Value>| async move {
-                if body["variables"]["cursor"].is_string() {
+                // The second page, read forwards or (as the last) backwards.
+                if body["variables"]["after"].is_string() || body["variables"]["last"].is_number() {
                     second_asked.notify_one();
                     return axum::body::Body::from(format!(
-                        r#"{{"data":{{"group":{{"workItems":{{"pageInfo":{{"hasNextPage":false,"endCursor":"offset:2"}},"nodes":[{second}]}}}}}}}}"#
+                        r#"{{"data":{{"group":{{"workItems":{{"pageInfo":{{"hasNextPage":false,"endCursor":"offset:2","hasPreviousPage":true,"startCursor":"offset:1"}},"nodes":[{second}]}}}}}}}}"#
                     ));
                 }
                 let front = format!(
-                    r#"{{"data":{{"group":{{"workItems":{{"pageInfo":{{"hasNextPage":true,"endCursor":"offset:1"}},"nodes":[{first}"#
+                    r#"{{"data":{{"group":{{"workItems":{{"pageInfo":{{"hasNextPage":true,"endCursor":"offset:1","hasPreviousPage":false,"startCursor":"offset:0"}},"nodes":[{first}"#
                 );
                 let end = async move {
                     let waited = tokio::time::timeout(Duration::from_secs(2), second_asked.notified());

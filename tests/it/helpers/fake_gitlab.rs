@@ -1,8 +1,9 @@
 //! `FakeGitLab`: a local server that answers rolly's GraphQL operations from an
 //! in-memory world of groups, epics, projects and issues.
 //!
-//! It parses each request body, dispatches on `operationName`, pages with `first`,
-//! `after` and `pageInfo`, and filters the way GitLab does: `state` on the server, and
+//! It parses each request body, dispatches on `operationName`, pages epics forwards
+//! and backwards as GitLab's keyset connection does ([`keyset_page`]) and issues with
+//! `first` and `after`, and filters the way GitLab does: `state` on the server, and
 //! `labelName` (if ever sent) with AND, exact and case-sensitive, answering nothing when
 //! a label title does not exist. It counts requests, records their variables, checks the
 //! bearer token, and can be told to fail the next requests.
@@ -364,11 +365,14 @@ fn epics_page(world: &World, variables: &Value) -> Value {
     if !world.groups.contains(group) {
         return json!({"data": {"group": null}});
     }
-    let first = variables["first"].as_u64().unwrap_or(100) as usize;
-    if world.max_epics_page.is_some_and(|max| first > max) {
+    let size = variables["first"]
+        .as_u64()
+        .or(variables["last"].as_u64())
+        .unwrap_or(100) as usize;
+    if world.max_epics_page.is_some_and(|max| size > max) {
         return errors(&[format!(
             "Query has complexity of {}, which exceeds max complexity of 250",
-            250 + first
+            250 + size
         )]);
     }
     let matching: Vec<&FakeEpic> = world
@@ -385,7 +389,7 @@ fn epics_page(world: &World, variables: &Value) -> Value {
         .collect();
     let matching = filter_by_label_names(world, matching, &variables["labelName"]);
     let base = &world.base_url;
-    let (page, page_info) = paginate(&matching, first, &variables["cursor"]);
+    let (page, page_info) = keyset_page(&matching, variables);
     let nodes: Vec<Value> = page.iter().map(|e| epic_json(e, base)).collect();
     json!({"data": {"group": {"workItems": {"pageInfo": page_info, "nodes": nodes}}}})
 }
@@ -437,6 +441,43 @@ fn paginate<'a, T>(items: &'a [T], first: usize, cursor: &Value) -> (&'a [T], Va
     let end = (start + first.min(MAX_PAGE_SIZE)).min(items.len());
     let end_cursor = (end > start).then(|| format!("offset:{end}"));
     let info = json!({"hasNextPage": end < items.len(), "endCursor": end_cursor});
+    (&items[start..end], info)
+}
+
+/// One page of `items` as GitLab's keyset connection answers it: the first `first`
+/// after `after`, or the last `last` before `before`, always in the items' order.
+/// Cursors name the place between two items (`offset:N`, before the N-th).
+///
+/// Like GitLab, `pageInfo` tells only the end a page was read towards: there is
+/// always a next page when `before` was given, and a previous one when `after` was.
+pub fn keyset_page<'a, T>(items: &'a [T], variables: &Value) -> (&'a [T], Value) {
+    let place = |name: &str| {
+        variables[name]
+            .as_str()
+            .and_then(|c| c.strip_prefix("offset:"))
+            .and_then(|n| n.parse::<usize>().ok())
+            .map(|n| n.min(items.len()))
+    };
+    let (after, before) = (place("after"), place("before"));
+    let (mut start, mut end) = (
+        after.unwrap_or(0),
+        before.unwrap_or(items.len()).max(after.unwrap_or(0)),
+    );
+    if let Some(last) = variables["last"].as_u64() {
+        start = start.max(end.saturating_sub((last as usize).min(MAX_PAGE_SIZE)));
+    } else {
+        let first = variables["first"]
+            .as_u64()
+            .map_or(MAX_PAGE_SIZE, |f| f as usize);
+        end = end.min(start + first.min(MAX_PAGE_SIZE));
+    }
+    let cursor = |at: usize| (end > start).then(|| format!("offset:{at}"));
+    let info = json!({
+        "hasNextPage": before.is_some() || end < items.len(),
+        "endCursor": cursor(end),
+        "hasPreviousPage": after.is_some() || start > 0,
+        "startCursor": cursor(start),
+    });
     (&items[start..end], info)
 }
 
