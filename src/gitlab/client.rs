@@ -193,9 +193,9 @@ impl GitLabClient {
             )),
             Err(_) => None,
         };
-        let data = self.page_answer(query, &mut forward, first).await?;
-        let frame = queries::epics_frame(data.get())?;
-        read.take(Side::Forward, data, frame.ids).await?;
+        let (data, frame) = self.page_answer(query, &mut forward, first).await?;
+        let read_already = read.claim(Side::Forward, frame.ids);
+        read.prepare(Side::Forward, data, read_already).await?;
         let Some(next) = forward.next(frame.next)? else {
             return read.finish().await;
         };
@@ -209,42 +209,46 @@ impl GitLabClient {
             ),
         };
         loop {
-            let (forward_data, backward_data) = tokio::try_join!(
+            let ((forward_data, forward_frame), (backward_data, backward_frame)) = tokio::try_join!(
                 self.page_answer(query, &mut forward, forward_page),
                 self.page_answer(query, &mut backward, backward_page),
             )?;
-            let forward_frame = queries::epics_frame(forward_data.get())?;
-            let backward_frame = queries::epics_frame(backward_data.get())?;
-            // The forward page is taken first: of an epic both pages hold, it keeps it.
-            let forward_met = read
-                .take(Side::Forward, forward_data, forward_frame.ids)
-                .await?;
-            let backward_met = read
-                .take(Side::Backward, backward_data, backward_frame.ids)
-                .await?;
-            if forward_met || backward_met {
-                break;
-            }
-            let (Some(next), Some(previous)) = (
+            // The forward page claims first: of an epic both pages hold, it keeps it.
+            let forward_read_already = read.claim(Side::Forward, forward_frame.ids);
+            let backward_read_already = read.claim(Side::Backward, backward_frame.ids);
+            let met = !forward_read_already.is_empty() || !backward_read_already.is_empty();
+            // The next pages are asked for before these two are handed over, which may
+            // wait for older pages' preparation.
+            let next = match (
                 forward.next(forward_frame.next)?,
                 backward.previous(backward_frame.previous)?,
-            ) else {
-                break;
+            ) {
+                (Some(next), Some(previous)) if !met => Some((
+                    self.request_page(query, forward.size, next),
+                    self.request_page(query, backward.size, previous),
+                )),
+                _ => None,
             };
-            forward_page = self.request_page(query, forward.size, next);
-            backward_page = self.request_page(query, backward.size, previous);
+            read.prepare(Side::Forward, forward_data, forward_read_already)
+                .await?;
+            read.prepare(Side::Backward, backward_data, backward_read_already)
+                .await?;
+            match next {
+                Some(pages) => (forward_page, backward_page) = pages,
+                None => break,
+            }
         }
         read.finish().await
     }
 
-    /// The answer to `page` of `walk`, asked again with smaller pages while GitLab calls
-    /// the query too complex.
+    /// The answer to `page` of `walk` and its frame, asked again with smaller pages while
+    /// GitLab calls the query too complex.
     async fn page_answer(
         &self,
         query: &EpicQuery,
         walk: &mut Walk,
         mut page: PageRequest,
-    ) -> Result<Box<RawValue>, Error> {
+    ) -> Result<(Box<RawValue>, queries::Frame), Error> {
         loop {
             match page.answer.await {
                 Err(e) => {
@@ -260,7 +264,9 @@ impl GitLabClient {
                 }
                 Ok(answer) => {
                     walk.place = page.place;
-                    return answer;
+                    let data = answer?;
+                    let frame = queries::epics_frame(data.get())?;
+                    return Ok((data, frame));
                 }
             }
         }
@@ -585,15 +591,30 @@ where
         }
     }
 
-    /// Takes a page of `side` holding the work items `ids`, to be decoded and prepared
-    /// on the blocking pool; returns whether it holds an epic the other side has read
-    /// (the reads have met).
-    async fn take(
+    /// Records that a page of `side` holds the work items `ids`; returns those the other
+    /// side has read already. Any means the two reads have met.
+    fn claim(&mut self, side: Side, ids: Vec<String>) -> HashSet<String> {
+        let (own, other) = match side {
+            Side::Forward => (&mut self.read_forward, &self.read_backward),
+            Side::Backward => (&mut self.read_backward, &self.read_forward),
+        };
+        let read_already = ids
+            .iter()
+            .filter(|id| other.contains(*id))
+            .cloned()
+            .collect();
+        own.extend(ids);
+        read_already
+    }
+
+    /// Decodes and prepares a page of `side` on the blocking pool, without the epics
+    /// in `read_already`.
+    async fn prepare(
         &mut self,
         side: Side,
         data: Box<RawValue>,
-        ids: Vec<String>,
-    ) -> Result<bool, Error> {
+        read_already: HashSet<String>,
+    ) -> Result<(), Error> {
         // When pages come faster than they are prepared (a GitLab close by), the
         // oldest is waited for: pages held in memory and blocking threads stay few.
         if self.preparing.len() >= PAGES_IN_PREPARATION
@@ -601,17 +622,6 @@ where
         {
             self.keep(side, prepared(oldest).await?);
         }
-        let (own, other) = match side {
-            Side::Forward => (&mut self.read_forward, &self.read_backward),
-            Side::Backward => (&mut self.read_backward, &self.read_forward),
-        };
-        let read_already: HashSet<String> = ids
-            .iter()
-            .filter(|id| other.contains(*id))
-            .cloned()
-            .collect();
-        own.extend(ids);
-        let met = !read_already.is_empty();
         let query = Arc::clone(&self.query);
         let prepare = Arc::clone(&self.prepare);
         let page = tokio::task::spawn_blocking(move || {
@@ -624,7 +634,7 @@ where
             Ok::<_, Error>(prepare(selected))
         });
         self.preparing.push_back((side, page));
-        Ok(met)
+        Ok(())
     }
 
     fn keep(&mut self, side: Side, made: Vec<T>) {
