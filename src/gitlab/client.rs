@@ -217,12 +217,21 @@ impl GitLabClient {
             let forward_read_already = read.claim(Side::Forward, forward_frame.ids);
             let backward_read_already = read.claim(Side::Backward, backward_frame.ids);
             let met = !forward_read_already.is_empty() || !backward_read_already.is_empty();
+            let next = forward.next(forward_frame.next)?;
+            let previous = backward.previous(backward_frame.previous)?;
+            // A forward read that reached the end has every epic, whatever was read
+            // backwards.
+            if met && next.is_some() && !read.met_soundly() {
+                return Err(Error::UnexpectedAnswer {
+                    operation: "epics",
+                    detail: "the epics read backwards (`last`, `before`) do not meet those read \
+                             forwards, so this GitLab does not page backwards as asked"
+                        .to_owned(),
+                });
+            }
             // The next pages are asked for before these two are handed over, which may
             // wait for older pages' preparation.
-            let next = match (
-                forward.next(forward_frame.next)?,
-                backward.previous(backward_frame.previous)?,
-            ) {
+            let next = match (next, previous) {
                 (Some(next), Some(previous)) if !met => Some((
                     self.request_page(query, forward.size, next),
                     self.request_page(query, backward.size, previous),
@@ -572,6 +581,9 @@ struct GroupRead<T, F> {
     backward: Vec<Vec<T>>,
     read_forward: HashSet<String>,
     read_backward: HashSet<String>,
+    /// The newest epic read forwards and the oldest read backwards, so far.
+    forward_edge: Option<String>,
+    backward_edge: Option<String>,
 }
 
 impl<T, F> GroupRead<T, F>
@@ -588,12 +600,24 @@ where
             backward: Vec::new(),
             read_forward: HashSet::new(),
             read_backward: HashSet::new(),
+            forward_edge: None,
+            backward_edge: None,
         }
     }
 
     /// Records that a page of `side` holds the work items `ids`; returns those the other
     /// side has read already. Any means the two reads have met.
     fn claim(&mut self, side: Side, ids: Vec<String>) -> HashSet<String> {
+        let edge = match side {
+            Side::Forward => ids.last(),
+            Side::Backward => ids.first(),
+        };
+        if let Some(edge) = edge.cloned() {
+            match side {
+                Side::Forward => self.forward_edge = Some(edge),
+                Side::Backward => self.backward_edge = Some(edge),
+            }
+        }
         let (own, other) = match side {
             Side::Forward => (&mut self.read_forward, &self.read_backward),
             Side::Backward => (&mut self.read_backward, &self.read_forward),
@@ -605,6 +629,18 @@ where
             .collect();
         own.extend(ids);
         read_already
+    }
+
+    /// Whether two reads that share epics cover the group between them. Two reads of
+    /// one order that overlap each hold the other's outermost epic; anything else
+    /// means GitLab did not read backwards as asked, and epics between the two reads
+    /// would be missed.
+    fn met_soundly(&self) -> bool {
+        let holds = |read: &HashSet<String>, edge: &Option<String>| {
+            edge.as_ref().is_some_and(|id| read.contains(id))
+        };
+        holds(&self.read_backward, &self.forward_edge)
+            && holds(&self.read_forward, &self.backward_edge)
     }
 
     /// Decodes and prepares a page of `side` on the blocking pool, without the epics

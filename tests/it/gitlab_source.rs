@@ -107,6 +107,25 @@ async fn a_large_group_is_read_from_both_ends_in_half_the_pages_in_sequence() {
 }
 
 #[tokio::test]
+async fn a_gitlab_that_does_not_page_backwards_fails_the_read_instead_of_missing_epics() {
+    for count in [150, 250, 1000] {
+        let fake = fake_with_epics(numbered_epics(count)).await;
+        fake.page_forwards_only();
+
+        let read = client(&fake).fetch_epics(&program(&[])).await;
+
+        match read {
+            // Small groups end on the forward read alone, backward answers or not.
+            Ok(epics) => assert_eq!(epics.len(), count),
+            Err(err) => {
+                assert!(count > 200, "{count} epics: {err}");
+                assert!(err.to_string().contains("does not page backwards"), "{err}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
 async fn epics_read_from_both_ends_are_filtered_by_label_and_state_once() {
     let epics = (1..=450)
         .map(|n| {

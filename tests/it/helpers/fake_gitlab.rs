@@ -154,6 +154,9 @@ struct World {
     failures: VecDeque<Failure>,
     /// Pages larger than this are refused as too complex, like GitLab's complexity limit.
     max_epics_page: Option<usize>,
+    /// Answers `last` and `before` as if they were not given, as a server that does
+    /// not page backwards would.
+    forwards_only: bool,
     /// Groups whose epic pages are answered only after a delay.
     slow_groups: Vec<(String, Duration)>,
     requests: Vec<(String, Value)>,
@@ -226,6 +229,11 @@ impl FakeGitLab {
     /// Refuses epic pages larger than `size` with GitLab's complexity error.
     pub fn limit_epics_page_to(&self, size: usize) {
         self.world().max_epics_page = Some(size);
+    }
+
+    /// Answers `last` and `before` as if they were not given.
+    pub fn page_forwards_only(&self) {
+        self.world().forwards_only = true;
     }
 
     /// Answers every epic page of `group` only after `delay`.
@@ -389,6 +397,16 @@ fn epics_page(world: &World, variables: &Value) -> Value {
         .collect();
     let matching = filter_by_label_names(world, matching, &variables["labelName"]);
     let base = &world.base_url;
+    let forwards_only;
+    let variables = if world.forwards_only {
+        let mut v = variables.clone();
+        v["last"] = Value::Null;
+        v["before"] = Value::Null;
+        forwards_only = v;
+        &forwards_only
+    } else {
+        variables
+    };
     let (page, page_info) = keyset_page(&matching, variables);
     let nodes: Vec<Value> = page.iter().map(|e| epic_json(e, base)).collect();
     json!({"data": {"group": {"workItems": {"pageInfo": page_info, "nodes": nodes}}}})
