@@ -693,7 +693,7 @@ async fn answer(State(pages): State<Arc<Pages>>, body: Bytes) -> Response {
     let Some(nodes) = pages.groups.get(group) else {
         return (StatusCode::BAD_REQUEST, format!("no group {group:?}")).into_response();
     };
-    let (page, page_info) = keyset_page(nodes, variables);
+    let (page, page_info) = keyset_page(nodes, |i| i as u64, variables);
     // `pageInfo` before `nodes`: GitLab writes fields in the order the query selects
     // them.
     let answer = format!(

@@ -203,10 +203,14 @@ impl GitLabClient {
         backward.size = forward.size;
         let (mut forward_page, mut backward_page) = match ahead {
             Some((after, before)) if after.place == next => (after, before),
-            _ => (
-                self.request_page(query, forward.size, next),
-                self.request_page(query, backward.size, backward.place.clone()),
-            ),
+            ahead => {
+                // A head start the page's own frame disagrees with is cancelled.
+                drop(ahead);
+                (
+                    self.request_page(query, forward.size, next),
+                    self.request_page(query, backward.size, backward.place.clone()),
+                )
+            }
         };
         loop {
             let ((forward_data, forward_frame), (backward_data, backward_frame)) = tokio::try_join!(
@@ -217,37 +221,79 @@ impl GitLabClient {
             let forward_read_already = read.claim(Side::Forward, forward_frame.ids);
             let backward_read_already = read.claim(Side::Backward, backward_frame.ids);
             let met = !forward_read_already.is_empty() || !backward_read_already.is_empty();
-            let next = forward.next(forward_frame.next)?;
             let previous = backward.previous(backward_frame.previous)?;
-            // A forward read that reached the end has every epic, whatever was read
-            // backwards.
-            if met && next.is_some() && !read.met_soundly() {
-                return Err(Error::UnexpectedAnswer {
-                    operation: "epics",
-                    detail: "the epics read backwards (`last`, `before`) do not meet those read \
-                             forwards, so this GitLab does not page backwards as asked"
-                        .to_owned(),
-                });
-            }
-            // The next pages are asked for before these two are handed over, which may
-            // wait for older pages' preparation.
-            let next = match (next, previous) {
-                (Some(next), Some(previous)) if !met => Some((
-                    self.request_page(query, forward.size, next),
-                    self.request_page(query, backward.size, previous),
-                )),
-                _ => None,
+            let pages = match forward.next(forward_frame.next)? {
+                // A forward read that reached the end has every epic, whatever was
+                // read backwards.
+                None => None,
+                Some(_) if met && read.met_soundly() => None,
+                // The next pages are asked for before these two are handed over,
+                // which may wait for older pages' preparation.
+                Some(next) => match previous {
+                    Some(previous) if !met => Some((
+                        self.request_page(query, forward.size, next),
+                        self.request_page(query, backward.size, previous),
+                    )),
+                    _ => {
+                        // The reads met, but not as two reads of one order meet, or
+                        // the backward one reached the start without meeting the
+                        // forward one: GitLab did not page backwards as asked, or an
+                        // epic at their edge changed between the two pages. Reading
+                        // on forwards alone is slower and never misses an epic.
+                        tracing::warn!(
+                            group = %query.group,
+                            "the epics read backwards do not meet those read forwards; reading the rest forwards"
+                        );
+                        let page = self.request_page(query, forward.size, next);
+                        read.abandon_backward();
+                        read.prepare(Side::Forward, forward_data, HashSet::new())
+                            .await?;
+                        return self.read_forwards(query, forward, page, read).await;
+                    }
+                },
             };
             read.prepare(Side::Forward, forward_data, forward_read_already)
                 .await?;
             read.prepare(Side::Backward, backward_data, backward_read_already)
                 .await?;
-            match next {
+            match pages {
                 Some(pages) => (forward_page, backward_page) = pages,
                 None => break,
             }
         }
         read.finish().await
+    }
+
+    /// The rest of a group read forwards alone, one page after another, from `page` on.
+    async fn read_forwards<T, F>(
+        &self,
+        query: &EpicQuery,
+        mut forward: Walk,
+        mut page: PageRequest,
+        mut read: GroupRead<T, F>,
+    ) -> Result<Vec<T>, Error>
+    where
+        T: Send + 'static,
+        F: Fn(Vec<Epic>) -> Vec<T> + Send + Sync + 'static,
+    {
+        loop {
+            let (data, frame) = self.page_answer(query, &mut forward, page).await?;
+            // Cursors that lead back to pages read before would never reach the end.
+            if read.read_all_before(&frame.ids) {
+                return Err(Error::UnexpectedAnswer {
+                    operation: "pagination",
+                    detail: "GitLab's next page cursor led back to epics read before".to_owned(),
+                });
+            }
+            read.claim(Side::Forward, frame.ids);
+            let next = forward.next(frame.next)?;
+            let following = next.map(|next| self.request_page(query, forward.size, next));
+            read.prepare(Side::Forward, data, HashSet::new()).await?;
+            match following {
+                Some(following) => page = following,
+                None => return read.finish().await,
+            }
+        }
     }
 
     /// The answer to `page` of `walk` and its frame, asked again with smaller pages while
@@ -584,6 +630,8 @@ struct GroupRead<T, F> {
     /// The newest epic read forwards and the oldest read backwards, so far.
     forward_edge: Option<String>,
     backward_edge: Option<String>,
+    /// Set when the forward read goes on alone: what the backward one made is dropped.
+    backward_abandoned: bool,
 }
 
 impl<T, F> GroupRead<T, F>
@@ -602,6 +650,7 @@ where
             read_backward: HashSet::new(),
             forward_edge: None,
             backward_edge: None,
+            backward_abandoned: false,
         }
     }
 
@@ -643,6 +692,20 @@ where
             && holds(&self.read_forward, &self.backward_edge)
     }
 
+    /// Leaves the rest to the forward read alone: what was read backwards is dropped,
+    /// including pages still in preparation.
+    fn abandon_backward(&mut self) {
+        self.backward_abandoned = true;
+        self.backward.clear();
+        self.read_backward.clear();
+        self.backward_edge = None;
+    }
+
+    /// Whether the forward read has read every one of `ids` before.
+    fn read_all_before(&self, ids: &[String]) -> bool {
+        !ids.is_empty() && ids.iter().all(|id| self.read_forward.contains(id))
+    }
+
     /// Decodes and prepares a page of `side` on the blocking pool, without the epics
     /// in `read_already`.
     async fn prepare(
@@ -676,6 +739,7 @@ where
     fn keep(&mut self, side: Side, made: Vec<T>) {
         match side {
             Side::Forward => self.forward.extend(made),
+            Side::Backward if self.backward_abandoned => {}
             Side::Backward => self.backward.push(made),
         }
     }
@@ -768,6 +832,48 @@ fn carries_all_labels(epic_labels: &[String], wanted: &[String]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ids(ids: &[&str]) -> Vec<String> {
+        ids.iter().map(|id| (*id).to_owned()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_group_read_keeps_each_epic_once_in_order_and_drops_an_abandoned_backward_read() {
+        let query = EpicQuery {
+            group: "g".to_owned(),
+            include_subgroups: false,
+            labels: Vec::new(),
+            include_closed: false,
+        };
+        let new = || GroupRead::new(&query, |_: Vec<Epic>| Vec::<&str>::new());
+
+        let mut read = new();
+        assert!(read.claim(Side::Forward, ids(&["1", "2"])).is_empty());
+        assert!(read.claim(Side::Backward, ids(&["5", "6"])).is_empty());
+        let shared = read.claim(Side::Backward, ids(&["2", "3", "4"]));
+        assert_eq!(shared, HashSet::from(["2".to_owned()]));
+        assert!(read.met_soundly());
+        read.keep(Side::Forward, vec!["1", "2"]);
+        read.keep(Side::Backward, vec!["5", "6"]);
+        read.keep(Side::Backward, vec!["3", "4"]);
+        assert_eq!(read.finish().await.unwrap(), ["1", "2", "3", "4", "5", "6"]);
+
+        // A backward read that overlaps without reaching the forward one's newest epic
+        // did not read backwards: left to the forward read alone.
+        let mut read = new();
+        read.claim(Side::Forward, ids(&["1", "2", "3"]));
+        read.claim(Side::Backward, ids(&["1", "2"]));
+        assert!(!read.met_soundly());
+        read.keep(Side::Forward, vec!["1", "2", "3"]);
+        read.keep(Side::Backward, vec!["1", "2"]);
+        read.abandon_backward();
+        read.keep(Side::Backward, vec!["9"]);
+        assert!(read.claim(Side::Forward, ids(&["4"])).is_empty());
+        assert!(read.read_all_before(&ids(&["2", "3"])));
+        assert!(!read.read_all_before(&ids(&["3", "5"])));
+        read.keep(Side::Forward, vec!["4"]);
+        assert_eq!(read.finish().await.unwrap(), ["1", "2", "3", "4"]);
+    }
 
     #[test]
     fn a_read_given_back_the_cursor_it_read_from_is_stuck() {

@@ -107,22 +107,68 @@ async fn a_large_group_is_read_from_both_ends_in_half_the_pages_in_sequence() {
 }
 
 #[tokio::test]
-async fn a_gitlab_that_does_not_page_backwards_fails_the_read_instead_of_missing_epics() {
+async fn a_gitlab_that_does_not_page_backwards_is_read_forwards_to_the_end() {
     for count in [150, 250, 1000] {
         let fake = fake_with_epics(numbered_epics(count)).await;
         fake.page_forwards_only();
 
-        let read = client(&fake).fetch_epics(&program(&[])).await;
+        let epics = client(&fake).fetch_epics(&program(&[])).await.unwrap();
 
-        match read {
-            // Small groups end on the forward read alone, backward answers or not.
-            Ok(epics) => assert_eq!(epics.len(), count),
-            Err(err) => {
-                assert!(count > 200, "{count} epics: {err}");
-                assert!(err.to_string().contains("does not page backwards"), "{err}");
+        let expected: Vec<String> = (1..=count).map(|n| format!("Project {n}")).collect();
+        assert_eq!(titles(&epics), expected, "{count} epics");
+    }
+}
+
+#[tokio::test]
+async fn backward_pages_that_say_they_reached_the_start_too_early_lose_no_epic() {
+    let fake = fake_with_epics(numbered_epics(1000)).await;
+    fake.deny_previous_pages();
+
+    let epics = client(&fake).fetch_epics(&program(&[])).await.unwrap();
+
+    let expected: Vec<String> = (1..=1000).map(|n| format!("Project {n}")).collect();
+    assert_eq!(titles(&epics), expected);
+}
+
+#[tokio::test]
+async fn an_epic_closed_where_the_two_reads_meet_costs_no_other_epic() {
+    // Of 1,000 epics, the sixth round reads 501-600 from both ends. Between its two
+    // pages, the epic at the edge of the first one answered (600 forwards, 501
+    // backwards) is closed, so only one of the two pages holds it.
+    let fake = fake_with_epics(numbered_epics(1000)).await;
+    let closed = Arc::new(std::sync::Mutex::new(None));
+    fake.after_epics_page({
+        let closed = Arc::clone(&closed);
+        move |variables, iids, epics| {
+            let mut closed = closed.lock().unwrap();
+            let edge = if variables["after"] == "key:500" {
+                iids.last()
+            } else if variables["before"] == "key:601" {
+                iids.first()
+            } else {
+                None
+            };
+            if let (None, Some(&edge)) = (*closed, edge) {
+                epics[edge as usize - 1].closed = true;
+                *closed = Some(edge);
             }
         }
-    }
+    });
+
+    let epics = client(&fake).fetch_epics(&program(&[])).await.unwrap();
+
+    let closed = closed.lock().unwrap().expect("the reads met at 501-600");
+    let read: Vec<&str> = titles(&epics);
+    let others: Vec<&str> = read
+        .iter()
+        .copied()
+        .filter(|t| *t != format!("Project {closed}"))
+        .collect();
+    let expected: Vec<String> = (1..=1000)
+        .filter(|n| *n != closed)
+        .map(|n| format!("Project {n}"))
+        .collect();
+    assert_eq!(others, expected);
 }
 
 #[tokio::test]

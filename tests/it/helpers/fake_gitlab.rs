@@ -3,7 +3,7 @@
 //!
 //! It parses each request body, dispatches on `operationName`, pages epics forwards
 //! and backwards as GitLab's keyset connection does ([`keyset_page`]) and issues with
-//! `first` and `after`, and filters the way GitLab does: `state` on the server, and
+//! `first` and `after`, can change its epics while a group is read, and filters the way GitLab does: `state` on the server, and
 //! `labelName` (if ever sent) with AND, exact and case-sensitive, answering nothing when
 //! a label title does not exist. It counts requests, records their variables, checks the
 //! bearer token, and can be told to fail the next requests.
@@ -144,6 +144,9 @@ pub enum Failure {
     Delay(Duration),
 }
 
+/// See [`FakeGitLab::after_epics_page`].
+type EpicsPageHook = Box<dyn FnMut(&Value, &[u32], &mut Vec<FakeEpic>) + Send>;
+
 #[derive(Default)]
 struct World {
     base_url: String,
@@ -157,6 +160,11 @@ struct World {
     /// Answers `last` and `before` as if they were not given, as a server that does
     /// not page backwards would.
     forwards_only: bool,
+    /// Pages read backwards say there is nothing before them.
+    no_previous_pages: bool,
+    /// Called after each epic page is answered, with its variables, the iids on the
+    /// page and the world's epics to change.
+    after_epics_page: Option<EpicsPageHook>,
     /// Groups whose epic pages are answered only after a delay.
     slow_groups: Vec<(String, Duration)>,
     requests: Vec<(String, Value)>,
@@ -234,6 +242,21 @@ impl FakeGitLab {
     /// Answers `last` and `before` as if they were not given.
     pub fn page_forwards_only(&self) {
         self.world().forwards_only = true;
+    }
+
+    /// Makes pages read backwards say there is nothing before them.
+    pub fn deny_previous_pages(&self) {
+        self.world().no_previous_pages = true;
+    }
+
+    /// Calls `hook` after each epic page is answered, with the request's variables,
+    /// the iids on the page and the epics to change: the world changes while a group
+    /// is read.
+    pub fn after_epics_page(
+        &self,
+        hook: impl FnMut(&Value, &[u32], &mut Vec<FakeEpic>) + Send + 'static,
+    ) {
+        self.world().after_epics_page = Some(Box::new(hook));
     }
 
     /// Answers every epic page of `group` only after `delay`.
@@ -368,7 +391,7 @@ fn answer(world: &mut World, operation: &str, variables: &Value) -> Value {
     }
 }
 
-fn epics_page(world: &World, variables: &Value) -> Value {
+fn epics_page(world: &mut World, variables: &Value) -> Value {
     let group = variables["group"].as_str().unwrap_or_default();
     if !world.groups.contains(group) {
         return json!({"data": {"group": null}});
@@ -383,7 +406,7 @@ fn epics_page(world: &World, variables: &Value) -> Value {
             250 + size
         )]);
     }
-    let matching: Vec<&FakeEpic> = world
+    let mut matching: Vec<&FakeEpic> = world
         .epics
         .iter()
         .filter(|e| {
@@ -395,20 +418,24 @@ fn epics_page(world: &World, variables: &Value) -> Value {
         })
         .filter(|e| state_matches(e, variables["state"].as_str()))
         .collect();
+    // CREATED_ASC: iids are given in the order epics are created.
+    matching.sort_by_key(|e| e.iid);
     let matching = filter_by_label_names(world, matching, &variables["labelName"]);
     let base = &world.base_url;
-    let forwards_only;
-    let variables = if world.forwards_only {
-        let mut v = variables.clone();
-        v["last"] = Value::Null;
-        v["before"] = Value::Null;
-        forwards_only = v;
-        &forwards_only
-    } else {
-        variables
-    };
-    let (page, page_info) = keyset_page(&matching, variables);
+    let mut asked = variables.clone();
+    if world.forwards_only {
+        asked["last"] = Value::Null;
+        asked["before"] = Value::Null;
+    }
+    let (page, mut page_info) = keyset_page(&matching, |i| u64::from(matching[i].iid), &asked);
+    if world.no_previous_pages && asked["last"].is_number() {
+        page_info["hasPreviousPage"] = json!(false);
+    }
     let nodes: Vec<Value> = page.iter().map(|e| epic_json(e, base)).collect();
+    let iids: Vec<u32> = page.iter().map(|e| e.iid).collect();
+    if let Some(hook) = world.after_epics_page.as_mut() {
+        hook(variables, &iids, &mut world.epics);
+    }
     json!({"data": {"group": {"workItems": {"pageInfo": page_info, "nodes": nodes}}}})
 }
 
@@ -464,23 +491,32 @@ fn paginate<'a, T>(items: &'a [T], first: usize, cursor: &Value) -> (&'a [T], Va
 
 /// One page of `items` as GitLab's keyset connection answers it: the first `first`
 /// after `after`, or the last `last` before `before`, always in the items' order.
-/// Cursors name the place between two items (`offset:N`, before the N-th).
+/// `key(i)` is the sort key of the `i`-th item, ascending; a cursor names the key of
+/// an item (`key:K`), so, as on GitLab, a page read from a cursor starts at the same
+/// place when items before it have been closed or added.
 ///
 /// Like GitLab, `pageInfo` tells only the end a page was read towards: there is
 /// always a next page when `before` was given, and a previous one when `after` was.
-pub fn keyset_page<'a, T>(items: &'a [T], variables: &Value) -> (&'a [T], Value) {
-    let place = |name: &str| {
+pub fn keyset_page<'a, T>(
+    items: &'a [T],
+    key: impl Fn(usize) -> u64,
+    variables: &Value,
+) -> (&'a [T], Value) {
+    let cursor_key = |name: &str| {
         variables[name]
             .as_str()
-            .and_then(|c| c.strip_prefix("offset:"))
-            .and_then(|n| n.parse::<usize>().ok())
-            .map(|n| n.min(items.len()))
+            .and_then(|c| c.strip_prefix("key:"))
+            .and_then(|k| k.parse::<u64>().ok())
     };
-    let (after, before) = (place("after"), place("before"));
-    let (mut start, mut end) = (
-        after.unwrap_or(0),
-        before.unwrap_or(items.len()).max(after.unwrap_or(0)),
-    );
+    let keys: Vec<u64> = (0..items.len()).map(&key).collect();
+    let first_past = |limit: u64, inclusive: bool| {
+        keys.partition_point(|&k| k < limit || (inclusive && k == limit))
+    };
+    let (after, before) = (cursor_key("after"), cursor_key("before"));
+    let mut start = after.map_or(0, |k| first_past(k, true));
+    let mut end = before
+        .map_or(items.len(), |k| first_past(k, false))
+        .max(start);
     if let Some(last) = variables["last"].as_u64() {
         start = start.max(end.saturating_sub((last as usize).min(MAX_PAGE_SIZE)));
     } else {
@@ -489,10 +525,10 @@ pub fn keyset_page<'a, T>(items: &'a [T], variables: &Value) -> (&'a [T], Value)
             .map_or(MAX_PAGE_SIZE, |f| f as usize);
         end = end.min(start + first.min(MAX_PAGE_SIZE));
     }
-    let cursor = |at: usize| (end > start).then(|| format!("offset:{at}"));
+    let cursor = |at: usize| (end > start).then(|| format!("key:{}", keys[at]));
     let info = json!({
         "hasNextPage": before.is_some() || end < items.len(),
-        "endCursor": cursor(end),
+        "endCursor": cursor(end.saturating_sub(1)),
         "hasPreviousPage": after.is_some() || start > 0,
         "startCursor": cursor(start),
     });
