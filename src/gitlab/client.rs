@@ -221,7 +221,9 @@ impl GitLabClient {
             let forward_read_already = read.claim(Side::Forward, forward_frame.ids);
             let backward_read_already = read.claim(Side::Backward, backward_frame.ids);
             let met = !forward_read_already.is_empty() || !backward_read_already.is_empty();
-            let previous = backward.previous(backward_frame.previous)?;
+            // A backward read that cannot go on (a stuck cursor too) is left to the
+            // forward one below, like one that does not meet it.
+            let previous = backward.previous(backward_frame.previous).ok().flatten();
             let pages = match forward.next(forward_frame.next)? {
                 // A forward read that reached the end has every epic, whatever was
                 // read backwards.
@@ -278,8 +280,9 @@ impl GitLabClient {
     {
         loop {
             let (data, frame) = self.page_answer(query, &mut forward, page).await?;
+            let read_already = read.read_forwards_before(&frame.ids);
             // Cursors that lead back to pages read before would never reach the end.
-            if read.read_all_before(&frame.ids) {
+            if !frame.ids.is_empty() && read_already.len() == frame.ids.len() {
                 return Err(Error::UnexpectedAnswer {
                     operation: "pagination",
                     detail: "GitLab's next page cursor led back to epics read before".to_owned(),
@@ -288,7 +291,7 @@ impl GitLabClient {
             read.claim(Side::Forward, frame.ids);
             let next = forward.next(frame.next)?;
             let following = next.map(|next| self.request_page(query, forward.size, next));
-            read.prepare(Side::Forward, data, HashSet::new()).await?;
+            read.prepare(Side::Forward, data, read_already).await?;
             match following {
                 Some(following) => page = following,
                 None => return read.finish().await,
@@ -696,14 +699,16 @@ where
     /// including pages still in preparation.
     fn abandon_backward(&mut self) {
         self.backward_abandoned = true;
+        self.preparing.retain(|(side, _)| *side == Side::Forward);
         self.backward.clear();
         self.read_backward.clear();
         self.backward_edge = None;
     }
 
-    /// Whether the forward read has read every one of `ids` before.
-    fn read_all_before(&self, ids: &[String]) -> bool {
-        !ids.is_empty() && ids.iter().all(|id| self.read_forward.contains(id))
+    /// Those of `ids` the forward read has read before.
+    fn read_forwards_before(&self, ids: &[String]) -> HashSet<String> {
+        let before = ids.iter().filter(|id| self.read_forward.contains(*id));
+        before.cloned().collect()
     }
 
     /// Decodes and prepares a page of `side` on the blocking pool, without the epics
@@ -838,7 +843,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_group_read_keeps_each_epic_once_in_order_and_drops_an_abandoned_backward_read() {
+    async fn a_group_read_orders_both_reads_and_drops_an_abandoned_backward_one() {
         let query = EpicQuery {
             group: "g".to_owned(),
             include_subgroups: false,
@@ -866,11 +871,14 @@ mod tests {
         assert!(!read.met_soundly());
         read.keep(Side::Forward, vec!["1", "2", "3"]);
         read.keep(Side::Backward, vec!["1", "2"]);
+        // A backward page still in preparation no longer counts, failed or not.
+        let broken = tokio::task::spawn_blocking(|| Err(stuck_cursor()));
+        read.preparing.push_back((Side::Backward, broken));
         read.abandon_backward();
         read.keep(Side::Backward, vec!["9"]);
         assert!(read.claim(Side::Forward, ids(&["4"])).is_empty());
-        assert!(read.read_all_before(&ids(&["2", "3"])));
-        assert!(!read.read_all_before(&ids(&["3", "5"])));
+        let before = read.read_forwards_before(&ids(&["3", "5"]));
+        assert_eq!(before, HashSet::from(["3".to_owned()]));
         read.keep(Side::Forward, vec!["4"]);
         assert_eq!(read.finish().await.unwrap(), ["1", "2", "3", "4"]);
     }

@@ -2,11 +2,12 @@
 //! in-memory world of groups, epics, projects and issues.
 //!
 //! It parses each request body, dispatches on `operationName`, pages epics forwards
-//! and backwards as GitLab's keyset connection does ([`keyset_page`]) and issues with
-//! `first` and `after`, can change its epics while a group is read, and filters the way GitLab does: `state` on the server, and
-//! `labelName` (if ever sent) with AND, exact and case-sensitive, answering nothing when
-//! a label title does not exist. It counts requests, records their variables, checks the
-//! bearer token, and can be told to fail the next requests.
+//! and backwards as GitLab's keyset connection does ([`keyset_page`]) and issues
+//! with `first` and `after`, can change its epics while a group is read, and
+//! filters the way GitLab does: `state` on the server, and `labelName` (if ever
+//! sent) with AND, exact and case-sensitive, answering nothing when a label title
+//! does not exist. It counts requests, records their variables, checks the bearer
+//! token, and can be told to fail the next requests.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -144,6 +145,20 @@ pub enum Failure {
     Delay(Duration),
 }
 
+/// How the fake answers pages read backwards (`last`, `before`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum BackwardPaging {
+    /// As GitLab does.
+    #[default]
+    AsAsked,
+    /// As if `last` and `before` were not given: the first page.
+    Ignored,
+    /// As if `before` were not given: always the last page.
+    WithoutBefore,
+    /// As asked, but saying there is nothing before each page.
+    NothingBefore,
+}
+
 /// See [`FakeGitLab::after_epics_page`].
 type EpicsPageHook = Box<dyn FnMut(&Value, &[u32], &mut Vec<FakeEpic>) + Send>;
 
@@ -157,11 +172,8 @@ struct World {
     failures: VecDeque<Failure>,
     /// Pages larger than this are refused as too complex, like GitLab's complexity limit.
     max_epics_page: Option<usize>,
-    /// Answers `last` and `before` as if they were not given, as a server that does
-    /// not page backwards would.
-    forwards_only: bool,
-    /// Pages read backwards say there is nothing before them.
-    no_previous_pages: bool,
+    /// How pages read backwards are answered.
+    backward_paging: BackwardPaging,
     /// Called after each epic page is answered, with its variables, the iids on the
     /// page and the world's epics to change.
     after_epics_page: Option<EpicsPageHook>,
@@ -239,14 +251,10 @@ impl FakeGitLab {
         self.world().max_epics_page = Some(size);
     }
 
-    /// Answers `last` and `before` as if they were not given.
-    pub fn page_forwards_only(&self) {
-        self.world().forwards_only = true;
-    }
-
-    /// Makes pages read backwards say there is nothing before them.
-    pub fn deny_previous_pages(&self) {
-        self.world().no_previous_pages = true;
+    /// Answers pages read backwards as `paging` says, as a GitLab that does not page
+    /// backwards as asked would.
+    pub fn page_backwards(&self, paging: BackwardPaging) {
+        self.world().backward_paging = paging;
     }
 
     /// Calls `hook` after each epic page is answered, with the request's variables,
@@ -423,12 +431,17 @@ fn epics_page(world: &mut World, variables: &Value) -> Value {
     let matching = filter_by_label_names(world, matching, &variables["labelName"]);
     let base = &world.base_url;
     let mut asked = variables.clone();
-    if world.forwards_only {
-        asked["last"] = Value::Null;
-        asked["before"] = Value::Null;
+    let backward = asked["last"].is_number();
+    match world.backward_paging {
+        BackwardPaging::Ignored => {
+            asked["last"] = Value::Null;
+            asked["before"] = Value::Null;
+        }
+        BackwardPaging::WithoutBefore => asked["before"] = Value::Null,
+        BackwardPaging::AsAsked | BackwardPaging::NothingBefore => {}
     }
     let (page, mut page_info) = keyset_page(&matching, |i| u64::from(matching[i].iid), &asked);
-    if world.no_previous_pages && asked["last"].is_number() {
+    if backward && world.backward_paging == BackwardPaging::NothingBefore {
         page_info["hasPreviousPage"] = json!(false);
     }
     let nodes: Vec<Value> = page.iter().map(|e| epic_json(e, base)).collect();
