@@ -224,8 +224,13 @@ pub(super) fn epics_frame(data: &str) -> Result<Frame, Error> {
     };
     let info = items.page_info;
     Ok(Frame {
-        next: next_cursor("epics", info.has_next_page, info.end_cursor)?,
-        previous: previous_cursor(info.has_previous_page, info.start_cursor)?,
+        next: cursor_to("epics", "next", info.has_next_page, info.end_cursor)?,
+        previous: cursor_to(
+            "epics",
+            "previous",
+            info.has_previous_page,
+            info.start_cursor,
+        )?,
         ids: items
             .nodes
             .unwrap_or_default()
@@ -277,34 +282,20 @@ pub(super) fn epics_cursor_ahead(prefix: &[u8]) -> CursorAhead {
     }
 }
 
-/// The cursor to read backwards from, checking that GitLab gave one when it said there
-/// is more before.
-fn previous_cursor(
-    has_previous_page: bool,
-    start_cursor: Option<String>,
-) -> Result<Option<String>, Error> {
-    match (has_previous_page, start_cursor) {
-        (false, _) => Ok(None),
-        (true, Some(cursor)) => Ok(Some(cursor)),
-        (true, None) => Err(Error::UnexpectedAnswer {
-            operation: "epics",
-            detail: "GitLab said there is a previous page but gave no cursor for it".to_owned(),
-        }),
-    }
-}
-
-/// The cursor to continue with, checking that GitLab gave one when it said there is more.
-fn next_cursor(
+/// The cursor to go on from towards the `towards` page ("next" or "previous"), checking
+/// that GitLab gave one when it said there is such a page.
+fn cursor_to(
     operation: &'static str,
-    has_next_page: bool,
-    end_cursor: Option<String>,
+    towards: &str,
+    has_page: bool,
+    cursor: Option<String>,
 ) -> Result<Option<String>, Error> {
-    match (has_next_page, end_cursor) {
+    match (has_page, cursor) {
         (false, _) => Ok(None),
         (true, Some(cursor)) => Ok(Some(cursor)),
         (true, None) => Err(Error::UnexpectedAnswer {
             operation,
-            detail: "GitLab said there is a next page but gave no cursor for it".to_owned(),
+            detail: format!("GitLab said there is a {towards} page but gave no cursor for it"),
         }),
     }
 }
@@ -485,8 +476,9 @@ pub(super) fn open_issues_page(
     let info = issues.page_info;
     Ok(Page {
         items,
-        next_cursor: next_cursor(
+        next_cursor: cursor_to(
             "open_issues_with_label",
+            "next",
             info.has_next_page,
             info.end_cursor,
         )?,
@@ -628,7 +620,7 @@ mod tests {
 
     #[test]
     fn a_next_page_without_cursor_is_an_unexpected_answer() {
-        assert!(next_cursor("epics", true, None).is_err());
-        assert_eq!(next_cursor("epics", false, None).unwrap(), None);
+        assert!(cursor_to("epics", "next", true, None).is_err());
+        assert_eq!(cursor_to("epics", "next", false, None).unwrap(), None);
     }
 }
