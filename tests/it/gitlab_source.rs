@@ -611,6 +611,26 @@ async fn open_issues_with_label_lists_only_open_issues_carrying_it() {
 }
 
 #[tokio::test]
+async fn open_issues_with_label_are_read_across_pages() {
+    let fake = FakeGitLab::start().await;
+    let issues = (1..=150).map(|n| issue(n, &["rolly-rollup"], n % 10 != 0));
+    fake.add_project("it/rollups", issues.collect());
+
+    let open = client(&fake)
+        .open_issues_with_label("it/rollups", "rolly-rollup")
+        .await
+        .unwrap();
+
+    let iids: Vec<String> = open.iter().map(|i| i.iid.clone()).collect();
+    let expected: Vec<String> = (1..=150u32)
+        .filter(|n| n % 10 != 0)
+        .map(|n| n.to_string())
+        .collect();
+    assert_eq!(iids, expected);
+    assert_eq!(fake.variables_of("OpenIssuesWithLabel").len(), 2);
+}
+
+#[tokio::test]
 async fn open_issues_of_a_missing_project_say_so() {
     let fake = FakeGitLab::start().await;
 

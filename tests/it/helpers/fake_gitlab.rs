@@ -488,20 +488,6 @@ fn filter_by_label_names<'a>(
     epics.into_iter().filter(carries_all).collect()
 }
 
-/// One page of `items` after `cursor`, with GitLab's `pageInfo`.
-fn paginate<'a, T>(items: &'a [T], first: usize, cursor: &Value) -> (&'a [T], Value) {
-    let start = cursor
-        .as_str()
-        .and_then(|c| c.strip_prefix("offset:"))
-        .and_then(|n| n.parse::<usize>().ok())
-        .unwrap_or(0)
-        .min(items.len());
-    let end = (start + first.min(MAX_PAGE_SIZE)).min(items.len());
-    let end_cursor = (end > start).then(|| format!("offset:{end}"));
-    let info = json!({"hasNextPage": end < items.len(), "endCursor": end_cursor});
-    (&items[start..end], info)
-}
-
 /// One page of `items` as GitLab's keyset connection answers it: the first `first`
 /// after `after`, or the last `last` before `before`, always in the items' order.
 /// `key(i)` is the sort key of the `i`-th item, ascending; a cursor names the key of
@@ -629,7 +615,9 @@ fn open_issues(world: &World, v: &Value) -> Value {
         .iter()
         .filter(|i| i.open && i.labels.iter().any(|l| l == label))
         .collect();
-    let (page, page_info) = paginate(&matching, MAX_PAGE_SIZE, &v["cursor"]);
+    // The issue query names its `after` cursor `cursor`; issues keep the project's order.
+    let asked = json!({"first": MAX_PAGE_SIZE, "after": v["cursor"]});
+    let (page, page_info) = keyset_page(&matching, |i| i as u64, &asked);
     let base = &world.base_url;
     let nodes: Vec<Value> = page
         .iter()
