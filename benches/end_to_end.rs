@@ -799,7 +799,6 @@ fn portfolio(count: usize, k: usize, week: Week) -> Vec<FakeEpic> {
             .labels(&labels)
             .description(&text)
             .created_at("2026-01-05T09:00:00Z")
-            .updated_at("2026-11-20T16:00:00Z")
             .last_edited_at(if stale {
                 "2026-10-30T16:00:00Z"
             } else {

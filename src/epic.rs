@@ -24,7 +24,6 @@ pub struct Epic {
     pub description: Option<String>,
     /// When the description was last edited; falls back to creation time if never edited.
     pub description_edited_at: Option<DateTime<Utc>>,
-    pub updated_at: Option<DateTime<Utc>>,
     pub start_date: Option<NaiveDate>,
     pub due_date: Option<NaiveDate>,
     /// From the health status widget; `None` when unset or the widget is absent.
@@ -90,7 +89,6 @@ impl Epic {
             labels: Vec::new(),
             description: None,
             description_edited_at: None,
-            updated_at: None,
             start_date: None,
             due_date: None,
             health_status: None,

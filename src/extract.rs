@@ -500,7 +500,6 @@ mod tests {
             labels: labels(labels_),
             description: Some("<!-- Status Start -->ok<!-- Status End -->".into()),
             description_edited_at: None,
-            updated_at: None,
             start_date: None,
             due_date: None,
             health_status: widget,

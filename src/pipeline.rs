@@ -93,8 +93,7 @@ pub async fn build_rollup(
     scheduled_at: DateTime<Utc>,
 ) -> Result<RollUp, Error> {
     let period = Period::containing(scheduled_at, program.timezone);
-    let (rollup, _) = build(svc, program, scheduled_at, Some(period.as_str()), |_, _| ()).await?;
-    Ok(rollup)
+    build(svc, program, scheduled_at, Some(period.as_str())).await
 }
 
 /// Like [`build_rollup`], compared with the latest delivered roll-up whatever its period:
@@ -104,91 +103,47 @@ pub async fn build_reminder_rollup(
     program: &Program,
     at: DateTime<Utc>,
 ) -> Result<RollUp, Error> {
-    let (rollup, _) = build(svc, program, at, None, |_, _| ()).await?;
-    Ok(rollup)
+    build(svc, program, at, None).await
 }
 
-/// What a roll-up is built from besides its epics, owned so that each page of epics
-/// can be turned into entries on the blocking pool while the next page is fetched.
-struct Inputs {
-    program: String,
-    title: String,
-    period: Period,
-    timezone: chrono_tz::Tz,
-    now: DateTime<Utc>,
-    stale_after_days: u32,
-    gitlab_url: String,
-    rules: Rules,
-    previous: Option<rollup::Previous>,
-}
-
-impl Inputs {
-    fn context(&self) -> rollup::Context<'_> {
-        rollup::Context {
-            program: &self.program,
-            title: &self.title,
-            period: self.period.clone(),
-            timezone: self.timezone,
-            now: self.now,
-            stale_after_days: self.stale_after_days,
-            gitlab_url: &self.gitlab_url,
-            rules: &self.rules,
-            previous: self.previous.as_ref(),
-        }
-    }
-}
-
-/// Builds the roll-up, making `prepare(gitlab_url, entry)` of each entry as its page
-/// arrives (its Slack text, say); returns what was made in roll-up order.
-async fn build<T: Send + 'static>(
+async fn build(
     svc: &Services,
     program: &Program,
     scheduled_at: DateTime<Utc>,
     compare_before: Option<&str>,
-    prepare: fn(&str, &rollup::Entry) -> T,
-) -> Result<(RollUp, Vec<T>), Error> {
+) -> Result<RollUp, Error> {
     let query = EpicQuery {
         group: program.group.clone(),
         include_subgroups: program.include_subgroups,
         labels: program.labels.clone(),
         include_closed: program.include_closed,
     };
-    let inputs = Arc::new(Inputs {
-        program: program.name.clone(),
-        title: program.title.clone(),
-        period: Period::containing(scheduled_at, program.timezone),
-        timezone: program.timezone,
-        now: scheduled_at,
-        stale_after_days: program.stale_after_days,
-        gitlab_url: rollup::base_url(&svc.gitlab_url).to_owned(),
-        rules: Rules::from(program),
-        previous: svc
-            .store
-            .previous_snapshots(&program.name, compare_before)?
-            .map(rollup::Previous::new),
-    });
-    let page_inputs = Arc::clone(&inputs);
-    let items = svc
+    let previous = svc
+        .store
+        .previous_snapshots(&program.name, compare_before)?
+        .map(rollup::Previous::new);
+    let epics = svc
         .gitlab
-        .fetch_epics_with(&query, move |epics| {
-            let ctx = page_inputs.context();
-            rollup::entries(&epics, &ctx)
-                .into_iter()
-                .map(|entry| {
-                    let made = prepare(ctx.gitlab_url, &entry);
-                    (entry, made)
-                })
-                .collect()
-        })
+        .fetch_epics(&query)
         .await
         .map_err(|source| Error::GitLab {
             group: program.group.clone(),
             source,
         })?;
-    tracing::debug!(epics = items.len(), "epics read");
-    let built = rollup::assemble(items, &inputs.context());
-    tracing::debug!("roll-up built");
-    Ok(built)
+    tracing::debug!(epics = epics.len(), "epics read");
+    let rules = Rules::from(program);
+    let ctx = rollup::Context {
+        program: &program.name,
+        title: &program.title,
+        period: Period::containing(scheduled_at, program.timezone),
+        timezone: program.timezone,
+        now: scheduled_at,
+        stale_after_days: program.stale_after_days,
+        gitlab_url: &svc.gitlab_url,
+        rules: &rules,
+        previous: previous.as_ref(),
+    };
+    Ok(rollup::build(&epics, &ctx))
 }
 
 /// Builds and delivers the roll-up of `program` for the period of `scheduled_at`, at
@@ -264,13 +219,7 @@ async fn claim_and_deliver(
     // A forced run posts anew: what is in the channel is the delivery being repeated.
     // Otherwise whether the next part is already in Slack is asked while GitLab is read.
     let (built, found) = tokio::join!(
-        build(
-            svc,
-            program,
-            scheduled_at,
-            Some(key.period.as_str()),
-            render::slack::entry_text
-        ),
+        build(svc, program, scheduled_at, Some(key.period.as_str())),
         async {
             if force {
                 Ok(Lookup::Skipped)
@@ -281,7 +230,7 @@ async fn claim_and_deliver(
             }
         }
     );
-    let (mut rollup, entry_texts) = built?;
+    let mut rollup = built?;
     let found = found?;
     let mut warnings = Vec::new();
     if let Some(issue) = &program.rollup_issue {
@@ -311,9 +260,9 @@ async fn claim_and_deliver(
         _ => svc.store.posted_pieces(key)?,
     };
     let plan = if posted.is_empty() {
-        render::slack::render_with(&rollup, entry_texts)
+        render::slack::render(&rollup)
     } else {
-        render::slack::render_rest(&rollup, entry_texts, &posted, progress.posted)
+        render::slack::render_rest(&rollup, &posted, progress.posted)
     };
     tracing::debug!(messages = plan.messages.len(), "roll-up rendered");
     let progress = post_plan(svc, slack, key, &plan, progress, found).await?;

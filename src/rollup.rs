@@ -147,11 +147,9 @@ pub struct Snapshot {
     pub due_date: Option<NaiveDate>,
     /// SHA-256 of the section text; `None` without a section.
     pub section_hash: Option<String>,
-    pub section_text: Option<String>,
 }
 
-/// The snapshots of the last delivered roll-up, found by epic id. Made once per run,
-/// since every page of epics looks its epics up in it.
+/// The snapshots of the last delivered roll-up, found by epic id.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Previous {
     /// Sorted by epic id.
@@ -196,29 +194,16 @@ pub struct Context<'a> {
     pub previous: Option<&'a Previous>,
 }
 
-/// Builds the roll-up of `epics`.
+/// Builds the roll-up of `epics`: one entry per epic, in roll-up order, and the epics
+/// of the last roll-up that are no longer there.
 pub fn build(epics: &[Epic], ctx: &Context<'_>) -> RollUp {
-    let items = entries(epics, ctx).into_iter().map(|e| (e, ())).collect();
-    assemble(items, ctx).0
-}
-
-/// The entries of `epics`, in their order. A roll-up is built from the entries of
-/// every page of its epics with [`assemble`]; a page can be done while the next one
-/// is fetched.
-pub fn entries(epics: &[Epic], ctx: &Context<'_>) -> Vec<Entry> {
     let today = today(ctx);
-    epics
+    let mut entries: Vec<Entry> = epics
         .iter()
         .map(|epic| entry(epic, ctx, today, ctx.previous.map(|p| p.get(&epic.id))))
-        .collect()
-}
-
-/// Completes the roll-up of all `items`: entries in roll-up order, each with what was
-/// made of it alongside (its rendered text, say), which is returned in the same order.
-pub fn assemble<T>(mut items: Vec<(Entry, T)>, ctx: &Context<'_>) -> (RollUp, Vec<T>) {
+        .collect();
     // Stable: entries that sort equal keep the order GitLab gave them.
-    items.sort_by_cached_key(|(e, _)| (e.priority.clone(), e.health, e.title.to_lowercase()));
-    let (entries, made): (Vec<Entry>, Vec<T>) = items.into_iter().unzip();
+    entries.sort_by_cached_key(|e| (e.priority.clone(), e.health, e.title.to_lowercase()));
     let present: std::collections::HashSet<&str> = entries.iter().map(|e| e.id.as_str()).collect();
     let mut departed: Vec<Departed> = ctx
         .previous
@@ -232,19 +217,18 @@ pub fn assemble<T>(mut items: Vec<(Entry, T)>, ctx: &Context<'_>) -> (RollUp, Ve
         })
         .collect();
     departed.sort_by_cached_key(|d| d.title.to_lowercase());
-    let rollup = RollUp {
+    RollUp {
         program: ctx.program.to_owned(),
         title: ctx.title.to_owned(),
         period: ctx.period.clone(),
-        date: today(ctx),
+        date: today,
         gitlab_url: base_url(ctx.gitlab_url).to_owned(),
         summary: summarize(&entries, departed.len()),
         entries,
         departed,
         compared_with_previous: ctx.previous.is_some(),
         issue_url: None,
-    };
-    (rollup, made)
+    }
 }
 
 /// The GitLab URL links are made from, as [`RollUp::gitlab_url`] holds it.
@@ -382,7 +366,6 @@ pub fn snapshots(rollup: &RollUp) -> Vec<Snapshot> {
             health: e.health,
             due_date: e.due_date,
             section_hash: e.section.text().map(section_hash),
-            section_text: e.section.text().map(str::to_owned),
         })
         .collect()
 }

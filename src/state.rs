@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
+use crate::render::Piece;
 use crate::rollup::{Snapshot, Summary};
 
 /// Schema migrations, in order; index + 1 is the version each one brings the file to.
@@ -55,6 +56,8 @@ const MIGRATIONS: &[&str] = &[
         carried TEXT NOT NULL,
         PRIMARY KEY (run_id, part)
     );",
+    // 3: snapshots keep the section's hash only; its text was never read.
+    "ALTER TABLE snapshots DROP COLUMN section_text;",
 ];
 
 /// A state database failure.
@@ -248,11 +251,6 @@ impl Store {
         })
     }
 
-    /// Where the database lives.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves SQLite consistent (each call is one
         // statement or transaction), so the poisoned guard is safe to reuse.
@@ -323,10 +321,10 @@ impl Store {
         channel: &str,
         ts: &str,
         parts_posted: usize,
-        carried: &[String],
+        carried: &[Piece],
     ) -> Result<(), Error> {
         // One row per part: a row per piece cost 8 µs each, on every message posted.
-        let carried = serde_json::to_string(carried).expect("strings serialise");
+        let carried = serde_json::to_string(carried).expect("pieces serialise");
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let updated = tx.execute(
@@ -360,7 +358,7 @@ impl Store {
     }
 
     /// What the posted parts of run `key` carried.
-    pub fn posted_pieces(&self, key: &RunKey) -> Result<HashSet<String>, Error> {
+    pub fn posted_pieces(&self, key: &RunKey) -> Result<HashSet<Piece>, Error> {
         let conn = self.conn();
         let mut select = conn.prepare(
             "SELECT carried FROM posted_parts JOIN runs ON runs.id = posted_parts.run_id
@@ -371,7 +369,7 @@ impl Store {
         })?;
         let mut pieces = HashSet::new();
         for part in parts {
-            let carried: Vec<String> = serde_json::from_str(&part?).map_err(|e| {
+            let carried: Vec<Piece> = serde_json::from_str(&part?).map_err(|e| {
                 Error::Data(format!("what a posted part carried is unreadable: {e}"))
             })?;
             pieces.extend(carried);
@@ -415,8 +413,8 @@ impl Store {
         tx.execute("DELETE FROM posted_parts WHERE run_id = ?1", [run_id])?;
         {
             let mut insert = tx.prepare(
-                "INSERT INTO snapshots (run_id, epic_id, title, web_url, status, priority, health, due_date, section_hash, section_text)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                "INSERT INTO snapshots (run_id, epic_id, title, web_url, status, priority, health, due_date, section_hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?;
             for s in snapshots {
                 insert.execute(params![
@@ -429,7 +427,6 @@ impl Store {
                     serde_json::to_string(&s.health).expect("health serialises"),
                     s.due_date,
                     s.section_hash,
-                    s.section_text,
                 ])?;
             }
         }
@@ -465,8 +462,7 @@ impl Store {
     }
 
     /// Snapshots of the program's last delivered roll-up of a period before `period`
-    /// (of any period when `None`), without their section text: the hash is what a
-    /// roll-up compares, and the text of a large program is megabytes.
+    /// (of any period when `None`).
     pub fn previous_snapshots(
         &self,
         program: &str,
@@ -513,7 +509,6 @@ impl Store {
                 status,
                 due_date,
                 section_hash,
-                section_text: None,
             });
         }
         Ok(Some(out))

@@ -87,53 +87,29 @@ pub(super) struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
-/// Where a page of epics is read: the epics are in one order, oldest first, read
-/// forwards from its start and backwards from its end.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Place {
-    /// The first epics after this cursor; `None`: from the start.
-    After(Option<String>),
-    /// The last epics before this cursor; `None`: from the end.
-    Before(Option<String>),
-}
-
-impl Place {
-    /// The cursor the page is read from, if any.
-    pub fn cursor(&self) -> Option<&str> {
-        match self {
-            Self::After(cursor) | Self::Before(cursor) => cursor.as_deref(),
-        }
-    }
-}
-
-/// Variables for one page of epics: open ones only unless closed ones are wanted.
+/// Variables for one page of epics after `cursor`: open ones only unless closed ones
+/// are wanted.
 pub(super) fn epics_variables(
     query: &EpicQuery,
     size: u32,
-    place: &Place,
+    cursor: Option<String>,
 ) -> epics_page::Variables {
     let state = if query.include_closed {
         epics_page::IssuableState::all
     } else {
         epics_page::IssuableState::opened
     };
-    let (first, after, last, before) = match place {
-        Place::After(cursor) => (Some(i64::from(size)), cursor.clone(), None, None),
-        Place::Before(cursor) => (None, None, Some(i64::from(size)), cursor.clone()),
-    };
     epics_page::Variables {
         group: query.group.clone(),
         include_subgroups: query.include_subgroups,
         state,
-        first,
-        after,
-        last,
-        before,
+        first: i64::from(size),
+        after: cursor,
     }
 }
 
-/// Epics of one page, or [`Error::GroupNotFound`] when GitLab answered `group: null`.
-pub(super) fn epics_page(data: epics_page::ResponseData, group: &str) -> Result<Vec<Epic>, Error> {
+/// One page of epics, or [`Error::GroupNotFound`] when GitLab answered `group: null`.
+pub(super) fn epics_page(data: epics_page::ResponseData, group: &str) -> Result<Page<Epic>, Error> {
     let group_data = data.group.ok_or_else(|| Error::GroupNotFound {
         path: group.to_owned(),
     })?;
@@ -143,147 +119,24 @@ pub(super) fn epics_page(data: epics_page::ResponseData, group: &str) -> Result<
             operation: "epics",
             detail: format!(
                 "GitLab returned no work items for group {group}; the work items API may be \
-             unavailable on this instance"
+                 unavailable on this instance"
             ),
         })?;
-    Ok(work_items
-        .nodes
-        .unwrap_or_default()
-        .into_iter()
-        .flatten()
-        .map(|node| epic_from(node, group))
-        .collect())
-}
-
-/// `pageInfo` of a connection, read on its own.
-#[derive(serde::Deserialize)]
-struct PageInfo {
-    #[serde(rename = "hasNextPage")]
-    has_next_page: bool,
-    #[serde(rename = "endCursor")]
-    end_cursor: Option<String>,
-}
-
-/// What the reading of a group needs to know of an `EpicsPage` answer before its epics
-/// are decoded.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub(super) struct Frame {
-    /// Cursor of the page after this one; `None` on the last page.
-    pub next: Option<String>,
-    /// Cursor of the page before this one; `None` on the first page.
-    pub previous: Option<String>,
-    /// Ids of the page's work items.
-    pub ids: Vec<String>,
-}
-
-/// The page information and work item ids of an `EpicsPage` answer, read without
-/// decoding its epics (so the next pages can be asked for while this one is decoded).
-/// A missing group or work item list gives an empty last page; decoding the page
-/// reports it.
-///
-/// GitLab's keyset connection says there is a next page whenever `before` was given,
-/// and a previous one whenever `after` was given; only the end a page was read
-/// towards is told truly.
-pub(super) fn epics_frame(data: &str) -> Result<Frame, Error> {
-    #[derive(serde::Deserialize)]
-    struct Data {
-        group: Option<Group>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Group {
-        #[serde(rename = "workItems")]
-        work_items: Option<WorkItems>,
-    }
-    #[derive(serde::Deserialize)]
-    struct WorkItems {
-        #[serde(rename = "pageInfo")]
-        page_info: FullPageInfo,
-        nodes: Option<Vec<Option<Node>>>,
-    }
-    #[derive(serde::Deserialize)]
-    struct FullPageInfo {
-        #[serde(rename = "hasNextPage")]
-        has_next_page: bool,
-        #[serde(rename = "endCursor")]
-        end_cursor: Option<String>,
-        #[serde(rename = "hasPreviousPage")]
-        has_previous_page: bool,
-        #[serde(rename = "startCursor")]
-        start_cursor: Option<String>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Node {
-        id: String,
-    }
-    let data: Data = serde_json::from_str(data).map_err(|e| Error::UnexpectedAnswer {
-        operation: "epics",
-        detail: format!("its page information does not have the expected shape ({e})"),
-    })?;
-    let Some(items) = data.group.and_then(|g| g.work_items) else {
-        return Ok(Frame::default());
-    };
-    let info = items.page_info;
-    Ok(Frame {
-        next: cursor_to("epics", "next", info.has_next_page, info.end_cursor)?,
-        previous: cursor_to(
-            "epics",
-            "previous",
-            info.has_previous_page,
-            info.start_cursor,
-        )?,
-        ids: items
+    let info = work_items.page_info;
+    Ok(Page {
+        items: work_items
             .nodes
             .unwrap_or_default()
             .into_iter()
             .flatten()
-            .map(|node| node.id)
+            .map(|node| epic_from(node, group))
             .collect(),
+        next_cursor: cursor_to("epics", "next", info.has_next_page, info.end_cursor)?,
     })
 }
 
-/// What the front of an `EpicsPage` answer tells about the next page, before the rest
-/// of the answer has arrived.
-#[derive(Debug, PartialEq, Eq)]
-pub(super) enum CursorAhead {
-    /// There is a next page, after this cursor.
-    Next(String),
-    /// This is the last page, or `pageInfo` is not as expected (the page's full
-    /// decoding reports what is wrong).
-    NoHeadStart,
-    /// Not in the bytes so far.
-    NotYet,
-}
-
-/// Looks for the `pageInfo` of an `EpicsPage` answer in the bytes received so far.
-///
-/// GraphQL orders an answer's fields as the query selects them (spec, "Serialized Map
-/// Ordering"), and `epics.graphql` selects `pageInfo` before `nodes`, so GitLab sends the
-/// cursor within the first hundred bytes of a page that may be megabytes long. The key
-/// `"pageInfo"` followed by `:` cannot come from text inside the answer: a quote within a
-/// JSON string is always escaped. The query asks for no other `pageInfo`. Whatever is
-/// found here is only a head start: the page's full decoding decides.
-pub(super) fn epics_cursor_ahead(prefix: &[u8]) -> CursorAhead {
-    const KEY: &[u8] = b"\"pageInfo\"";
-    let Some(at) = memchr::memmem::find(prefix, KEY) else {
-        return CursorAhead::NotYet;
-    };
-    let rest = prefix[at + KEY.len()..].trim_ascii_start();
-    let Some(value) = rest.strip_prefix(b":") else {
-        return CursorAhead::NotYet;
-    };
-    let mut reader = serde_json::Deserializer::from_slice(value);
-    match serde::Deserialize::deserialize(&mut reader) {
-        Ok(PageInfo {
-            has_next_page: true,
-            end_cursor: Some(cursor),
-        }) => CursorAhead::Next(cursor),
-        Err(e) if e.is_eof() => CursorAhead::NotYet,
-        _ => CursorAhead::NoHeadStart,
-    }
-}
-
-/// The cursor to go on from towards the `towards` page ("next" or "previous"), checking
-/// that GitLab gave one when it said there is such a page.
+/// The cursor of the `towards` page (e.g. "next"), checking that GitLab gave one when it
+/// said there is such a page.
 fn cursor_to(
     operation: &'static str,
     towards: &str,
@@ -322,7 +175,6 @@ fn epic_from(node: WorkItemNode, group: &str) -> Epic {
         description: None,
         // Never edited: the description dates from creation.
         description_edited_at: Some(node.created_at),
-        updated_at: Some(node.updated_at),
         start_date: None,
         due_date: None,
         health_status: None,
@@ -512,88 +364,6 @@ fn no_payload(operation: &'static str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_pages_frame_is_read_without_decoding_the_epics() {
-        let page = r#"{"group": {"workItems": {"pageInfo": {"hasNextPage": true, "endCursor": "z",
-            "hasPreviousPage": true, "startCursor": "a"},
-            "nodes": [{"id": "gid://gitlab/WorkItem/1", "unexpected": [1, 2]}, null,
-                      {"id": "gid://gitlab/WorkItem/2"}]}}}"#;
-        assert_eq!(
-            epics_frame(page).unwrap(),
-            Frame {
-                next: Some("z".to_owned()),
-                previous: Some("a".to_owned()),
-                ids: vec![
-                    "gid://gitlab/WorkItem/1".to_owned(),
-                    "gid://gitlab/WorkItem/2".to_owned()
-                ],
-            }
-        );
-        let only = r#"{"group": {"workItems": {"pageInfo": {"hasNextPage": false, "endCursor": "z",
-            "hasPreviousPage": false, "startCursor": "a"}, "nodes": []}}}"#;
-        assert_eq!(epics_frame(only).unwrap(), Frame::default());
-        // A missing group ends the reading; decoding the page reports it.
-        assert_eq!(epics_frame(r#"{"group": null}"#).unwrap(), Frame::default());
-        for broken in [
-            r#"{"group": {"workItems": {"pageInfo": {"hasNextPage": true, "endCursor": null,
-                "hasPreviousPage": false, "startCursor": null}}}}"#,
-            r#"{"group": {"workItems": {"pageInfo": {"hasNextPage": false, "endCursor": null,
-                "hasPreviousPage": true, "startCursor": null}}}}"#,
-            r#"{"group": {"workItems": {"pageInfo": {"hasNextPage": false}}}}"#,
-        ] {
-            assert!(epics_frame(broken).is_err(), "{broken}");
-        }
-    }
-
-    #[test]
-    fn the_next_cursor_is_seen_as_soon_as_its_page_info_has_arrived() {
-        let answer = r#"{"data":{"group":{"workItems":{"pageInfo":{"hasNextPage":true,"endCursor":"abc"},"nodes":[{"id":"gid://gitlab/WorkItem/1"}]}}}}"#;
-        let complete = answer.find("},").unwrap() + 1;
-        for cut in 0..=answer.len() {
-            let expected = if cut < complete {
-                CursorAhead::NotYet
-            } else {
-                CursorAhead::Next("abc".to_owned())
-            };
-            assert_eq!(
-                epics_cursor_ahead(&answer.as_bytes()[..cut]),
-                expected,
-                "{cut}"
-            );
-        }
-        let spaced = br#"{"data": {"group": {"workItems": {"pageInfo" : {"hasNextPage": true, "endCursor": "abc"}"#;
-        assert_eq!(
-            epics_cursor_ahead(spaced),
-            CursorAhead::Next("abc".to_owned())
-        );
-    }
-
-    #[test]
-    fn the_last_page_or_an_unexpected_page_info_gives_no_head_start() {
-        let last = br#"{"data":{"group":{"workItems":{"pageInfo":{"hasNextPage":false,"endCursor":"abc"},"nodes":["#;
-        assert_eq!(epics_cursor_ahead(last), CursorAhead::NoHeadStart);
-        let no_cursor =
-            br#"{"data":{"group":{"workItems":{"pageInfo":{"hasNextPage":true,"endCursor":null},"#;
-        assert_eq!(epics_cursor_ahead(no_cursor), CursorAhead::NoHeadStart);
-        let odd = br#"{"data":{"group":{"workItems":{"pageInfo":[1],"#;
-        assert_eq!(epics_cursor_ahead(odd), CursorAhead::NoHeadStart);
-    }
-
-    #[test]
-    fn page_info_written_in_an_epic_is_not_taken_for_the_cursor() {
-        // Nodes first, as a server that ignores the selection order would send them.
-        let answer = r#"{"data":{"group":{"workItems":{"nodes":[{"title":"\"pageInfo\":{\"hasNextPage\":true,\"endCursor\":\"evil\"}"}],"pageInfo":{"hasNextPage":true,"endCursor":"abc"}}}}}"#;
-        let real = answer.rfind("\"pageInfo\"").unwrap();
-        assert_eq!(
-            epics_cursor_ahead(&answer.as_bytes()[..real]),
-            CursorAhead::NotYet
-        );
-        assert_eq!(
-            epics_cursor_ahead(answer.as_bytes()),
-            CursorAhead::Next("abc".to_owned())
-        );
-    }
 
     fn counts(name: &str, opened: i64, closed: i64) -> CountsByType {
         serde_json::from_value(serde_json::json!({

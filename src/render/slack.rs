@@ -11,7 +11,7 @@ use std::fmt::Write;
 use slack_morphism::prelude::*;
 
 use super::mrkdwn::{self, RefContext, escape, escape_into, link};
-use super::{SlackMessage, SlackPlan};
+use super::{Piece, SlackMessage, SlackPlan};
 use crate::extract::{Health, Priority, Section};
 use crate::rollup::{Change, Departed, Entry, Freshness, RollUp};
 
@@ -62,39 +62,24 @@ impl Block {
 
 /// Renders `rollup` as a first message plus thread replies.
 pub fn render(rollup: &RollUp) -> SlackPlan {
-    let texts = rollup
-        .entries
-        .iter()
-        .map(|e| entry_text(&rollup.gitlab_url, e))
-        .collect();
-    render_with(rollup, texts)
-}
-
-/// Like [`render`], with the entries' texts made beforehand by [`entry_text`], one per
-/// entry in order: they are the bulk of the work and can be made page by page.
-pub fn render_with(rollup: &RollUp, entry_texts: Vec<String>) -> SlackPlan {
-    render_rest(rollup, entry_texts, &HashSet::new(), 0)
+    render_rest(rollup, &HashSet::new(), 0)
 }
 
 /// The rest of a roll-up whose first `first_part` messages are posted: what they carried
 /// (`posted`, from [`SlackPlan::carries`]) is left out, and the other entries continue
 /// the thread from part `first_part + 1` on, however the epics changed in between.
-pub fn render_rest(
-    rollup: &RollUp,
-    entry_texts: Vec<String>,
-    posted: &HashSet<String>,
-    first_part: usize,
-) -> SlackPlan {
-    debug_assert_eq!(entry_texts.len(), rollup.entries.len());
-    let mut pieces: Vec<(String, Block)> = rollup
+pub fn render_rest(rollup: &RollUp, posted: &HashSet<Piece>, first_part: usize) -> SlackPlan {
+    let mut pieces: Vec<(Piece, Block)> = rollup
         .entries
         .iter()
-        .zip(entry_texts)
-        .map(|(e, text)| (e.id.clone(), Block::Section(text)))
+        .map(|e| {
+            let text = entry_text(&rollup.gitlab_url, e);
+            (Piece::Entry(e.id.clone()), Block::Section(text))
+        })
         .collect();
     if rollup.entries.is_empty() {
         pieces.push((
-            "none".to_owned(),
+            Piece::NoEntries,
             Block::Section("_No open epics carry this program's labels._".into()),
         ));
     }
@@ -102,7 +87,7 @@ pub fn render_rest(
         departed_sections(&rollup.departed)
             .into_iter()
             .enumerate()
-            .map(|(i, text)| (format!("departed:{i}"), Block::Section(text))),
+            .map(|(i, text)| (Piece::Departed(i), Block::Section(text))),
     );
     pieces.retain(|(carried, _)| !posted.contains(carried));
     let head = (first_part == 0).then(|| head_blocks(rollup));
@@ -136,7 +121,7 @@ const CONTINUATION_RESERVE: usize = 300;
 /// Packs keyed sections into messages, with the keys each message carries: the first
 /// starts with `head` (without one, every message is a reply); each reply keeps a slot
 /// and room for the context line prepended later; dividers separate entries.
-fn pack(head: Option<Vec<Block>>, pieces: Vec<(String, Block)>) -> Vec<(Vec<Block>, Vec<String>)> {
+fn pack(head: Option<Vec<Block>>, pieces: Vec<(Piece, Block)>) -> Vec<(Vec<Block>, Vec<Piece>)> {
     let replies_only = head.is_none();
     let mut messages = Vec::new();
     let mut current = head.unwrap_or_default();

@@ -1,9 +1,8 @@
 //! `FakeGitLab`: a local server that answers rolly's GraphQL operations from an
 //! in-memory world of groups, epics, projects and issues.
 //!
-//! It parses each request body, dispatches on `operationName`, pages epics forwards
-//! and backwards as GitLab's keyset connection does ([`keyset_page`]) and issues
-//! with `first` and `after`, can change its epics while a group is read, and
+//! It parses each request body, dispatches on `operationName`, pages epics and issues
+//! with `first` and `after` as GitLab's keyset connection does ([`keyset_page`]), and
 //! filters the way GitLab does: `state` on the server, and `labelName` (if ever
 //! sent) with AND, exact and case-sensitive, answering nothing when a label title
 //! does not exist. It counts requests, records their variables, checks the bearer
@@ -33,7 +32,6 @@ pub struct FakeEpic {
     pub labels: Vec<String>,
     pub description: Option<String>,
     pub created_at: String,
-    pub updated_at: String,
     pub last_edited_at: Option<String>,
     pub start_date: Option<String>,
     pub due_date: Option<String>,
@@ -52,7 +50,6 @@ pub fn epic(title: &str) -> FakeEpic {
         labels: Vec::new(),
         description: None,
         created_at: "2024-01-01T00:00:00Z".to_owned(),
-        updated_at: "2024-01-02T00:00:00Z".to_owned(),
         last_edited_at: None,
         start_date: None,
         due_date: None,
@@ -77,10 +74,6 @@ impl FakeEpic {
     }
     pub fn created_at(mut self, time: &str) -> Self {
         self.created_at = time.to_owned();
-        self
-    }
-    pub fn updated_at(mut self, time: &str) -> Self {
-        self.updated_at = time.to_owned();
         self
     }
     pub fn last_edited_at(mut self, time: &str) -> Self {
@@ -143,24 +136,9 @@ pub enum Failure {
     GraphQl(Vec<String>),
     /// The normal answer, sent only after this delay.
     Delay(Duration),
+    /// HTTP 200 with a body that is not JSON, as a broken proxy might send.
+    NotJson,
 }
-
-/// How the fake answers pages read backwards (`last`, `before`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum BackwardPaging {
-    /// As GitLab does.
-    #[default]
-    AsAsked,
-    /// As if `last` and `before` were not given: the first page.
-    Ignored,
-    /// As if `before` were not given: always the last page.
-    WithoutBefore,
-    /// As asked, but saying there is nothing before each page.
-    NothingBefore,
-}
-
-/// See [`FakeGitLab::after_epics_page`].
-type EpicsPageHook = Box<dyn FnMut(&Value, &[u32], &mut Vec<FakeEpic>) + Send>;
 
 #[derive(Default)]
 struct World {
@@ -172,11 +150,6 @@ struct World {
     failures: VecDeque<Failure>,
     /// Pages larger than this are refused as too complex, like GitLab's complexity limit.
     max_epics_page: Option<usize>,
-    /// How pages read backwards are answered.
-    backward_paging: BackwardPaging,
-    /// Called after each epic page is answered, with its variables, the iids on the
-    /// page and the world's epics to change.
-    after_epics_page: Option<EpicsPageHook>,
     /// Groups whose epic pages are answered only after a delay.
     slow_groups: Vec<(String, Duration)>,
     requests: Vec<(String, Value)>,
@@ -251,22 +224,6 @@ impl FakeGitLab {
         self.world().max_epics_page = Some(size);
     }
 
-    /// Answers pages read backwards as `paging` says, as a GitLab that does not page
-    /// backwards as asked would.
-    pub fn page_backwards(&self, paging: BackwardPaging) {
-        self.world().backward_paging = paging;
-    }
-
-    /// Calls `hook` after each epic page is answered, with the request's variables,
-    /// the iids on the page and the epics to change: the world changes while a group
-    /// is read.
-    pub fn after_epics_page(
-        &self,
-        hook: impl FnMut(&Value, &[u32], &mut Vec<FakeEpic>) + Send + 'static,
-    ) {
-        self.world().after_epics_page = Some(Box::new(hook));
-    }
-
     /// Answers every epic page of `group` only after `delay`.
     pub fn slow_group(&self, group: &str, delay: Duration) {
         self.world().slow_groups.push((group.to_owned(), delay));
@@ -319,8 +276,7 @@ impl Respond for Responder {
             None => slow,
         };
         let answer = answer(&mut world, &operation, &variables);
-        let response = ResponseTemplate::new(200)
-            .set_body_raw(in_selection_order(&answer), "application/json");
+        let response = ResponseTemplate::new(200).set_body_json(answer);
         match delay {
             Some(delay) => response.set_delay(delay),
             None => response,
@@ -349,29 +305,8 @@ fn failure_response(failure: Failure) -> ResponseTemplate {
             response
         }
         Failure::GraphQl(messages) => ResponseTemplate::new(200).set_body_json(errors(&messages)),
+        Failure::NotJson => ResponseTemplate::new(200).set_body_string("<html>maintenance</html>"),
         Failure::Delay(_) => unreachable!("delays are applied to the normal answer"),
-    }
-}
-
-/// `answer` written as GitLab writes it: fields in the order the query selects them,
-/// which for rolly's queries puts `pageInfo` before `nodes` (serde_json sorts keys).
-fn in_selection_order(answer: &Value) -> String {
-    match answer {
-        Value::Object(fields) => {
-            let page_info = fields.get_key_value("pageInfo");
-            let rest = fields.iter().filter(|(name, _)| *name != "pageInfo");
-            let written: Vec<String> = page_info
-                .into_iter()
-                .chain(rest)
-                .map(|(name, value)| format!("{}:{}", json!(name), in_selection_order(value)))
-                .collect();
-            format!("{{{}}}", written.join(","))
-        }
-        Value::Array(items) => {
-            let written: Vec<String> = items.iter().map(in_selection_order).collect();
-            format!("[{}]", written.join(","))
-        }
-        other => other.to_string(),
     }
 }
 
@@ -404,10 +339,7 @@ fn epics_page(world: &mut World, variables: &Value) -> Value {
     if !world.groups.contains(group) {
         return json!({"data": {"group": null}});
     }
-    let size = variables["first"]
-        .as_u64()
-        .or(variables["last"].as_u64())
-        .unwrap_or(100) as usize;
+    let size = variables["first"].as_u64().unwrap_or(100) as usize;
     if world.max_epics_page.is_some_and(|max| size > max) {
         return errors(&[format!(
             "Query has complexity of {}, which exceeds max complexity of 250",
@@ -430,25 +362,8 @@ fn epics_page(world: &mut World, variables: &Value) -> Value {
     matching.sort_by_key(|e| e.iid);
     let matching = filter_by_label_names(world, matching, &variables["labelName"]);
     let base = &world.base_url;
-    let mut asked = variables.clone();
-    let backward = asked["last"].is_number();
-    match world.backward_paging {
-        BackwardPaging::Ignored => {
-            asked["last"] = Value::Null;
-            asked["before"] = Value::Null;
-        }
-        BackwardPaging::WithoutBefore => asked["before"] = Value::Null,
-        BackwardPaging::AsAsked | BackwardPaging::NothingBefore => {}
-    }
-    let (page, mut page_info) = keyset_page(&matching, |i| u64::from(matching[i].iid), &asked);
-    if backward && world.backward_paging == BackwardPaging::NothingBefore {
-        page_info["hasPreviousPage"] = json!(false);
-    }
+    let (page, page_info) = keyset_page(&matching, |i| u64::from(matching[i].iid), variables);
     let nodes: Vec<Value> = page.iter().map(|e| epic_json(e, base)).collect();
-    let iids: Vec<u32> = page.iter().map(|e| e.iid).collect();
-    if let Some(hook) = world.after_epics_page.as_mut() {
-        hook(variables, &iids, &mut world.epics);
-    }
     json!({"data": {"group": {"workItems": {"pageInfo": page_info, "nodes": nodes}}}})
 }
 
@@ -489,47 +404,27 @@ fn filter_by_label_names<'a>(
 }
 
 /// One page of `items` as GitLab's keyset connection answers it: the first `first`
-/// after `after`, or the last `last` before `before`, always in the items' order.
-/// `key(i)` is the sort key of the `i`-th item, ascending; a cursor names the key of
-/// an item (`key:K`), so, as on GitLab, a page read from a cursor starts at the same
-/// place when items before it have been closed or added.
-///
-/// Like GitLab, `pageInfo` tells only the end a page was read towards: there is
-/// always a next page when `before` was given, and a previous one when `after` was.
+/// after `after`, in the items' order. `key(i)` is the sort key of the `i`-th item,
+/// ascending; a cursor names the key of an item (`key:K`), so, as on GitLab, a page
+/// read from a cursor starts at the same place when items before it were closed or added.
 pub fn keyset_page<'a, T>(
     items: &'a [T],
     key: impl Fn(usize) -> u64,
     variables: &Value,
 ) -> (&'a [T], Value) {
-    let cursor_key = |name: &str| {
-        variables[name]
-            .as_str()
-            .and_then(|c| c.strip_prefix("key:"))
-            .and_then(|k| k.parse::<u64>().ok())
-    };
+    let after = variables["after"]
+        .as_str()
+        .and_then(|c| c.strip_prefix("key:"))
+        .and_then(|k| k.parse::<u64>().ok());
     let keys: Vec<u64> = (0..items.len()).map(&key).collect();
-    let first_past = |limit: u64, inclusive: bool| {
-        keys.partition_point(|&k| k < limit || (inclusive && k == limit))
-    };
-    let (after, before) = (cursor_key("after"), cursor_key("before"));
-    let mut start = after.map_or(0, |k| first_past(k, true));
-    let mut end = before
-        .map_or(items.len(), |k| first_past(k, false))
-        .max(start);
-    if let Some(last) = variables["last"].as_u64() {
-        start = start.max(end.saturating_sub((last as usize).min(MAX_PAGE_SIZE)));
-    } else {
-        let first = variables["first"]
-            .as_u64()
-            .map_or(MAX_PAGE_SIZE, |f| f as usize);
-        end = end.min(start + first.min(MAX_PAGE_SIZE));
-    }
-    let cursor = |at: usize| (end > start).then(|| format!("key:{}", keys[at]));
+    let start = after.map_or(0, |after| keys.partition_point(|&k| k <= after));
+    let first = variables["first"]
+        .as_u64()
+        .map_or(MAX_PAGE_SIZE, |f| f as usize);
+    let end = items.len().min(start + first.min(MAX_PAGE_SIZE));
     let info = json!({
-        "hasNextPage": before.is_some() || end < items.len(),
-        "endCursor": cursor(end.saturating_sub(1)),
-        "hasPreviousPage": after.is_some() || start > 0,
-        "startCursor": cursor(start),
+        "hasNextPage": end < items.len(),
+        "endCursor": (end > start).then(|| format!("key:{}", keys[end - 1])),
     });
     (&items[start..end], info)
 }
@@ -550,7 +445,6 @@ pub fn epic_json(e: &FakeEpic, base: &str) -> Value {
         "webUrl": format!("{base}/groups/{}/-/epics/{}", e.group, e.iid),
         "state": if e.closed { "CLOSED" } else { "OPEN" },
         "createdAt": e.created_at,
-        "updatedAt": e.updated_at,
         "namespace": {"fullPath": e.group},
         "widgets": [
             {"__typename": "WorkItemWidgetDescription", "description": e.description, "lastEditedAt": e.last_edited_at},
