@@ -12,10 +12,6 @@ use rolly::render::{self, mrkdwn};
 use rolly::rollup::{self, Context};
 use rolly::schedule::Period;
 
-// As in the `rolly` binary.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 // The end-to-end benchmark's descriptions, for the "long sections" measurement.
 #[path = "common/description.rs"]
 mod description;

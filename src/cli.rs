@@ -133,21 +133,6 @@ pub enum Failure {
     Runs(usize),
 }
 
-impl Cli {
-    /// Whether the command talks to GitLab or Slack right after it starts, so that
-    /// reading the root certificates ahead ([`crate::tls::read_ahead`]) pays off. Not
-    /// the daemon: nothing waits on its start.
-    pub fn calls_apis_at_once(&self) -> bool {
-        matches!(
-            self.command,
-            Command::Check { offline: false }
-                | Command::Preview { .. }
-                | Command::Once { .. }
-                | Command::Remind { .. }
-        )
-    }
-}
-
 /// Runs the CLI and returns the process exit code.
 pub async fn main(cli: Cli) -> ExitCode {
     crate::telemetry::init(cli.log_format, &cli.log_level);

@@ -11,8 +11,7 @@ use rustls::{ClientConfig, RootCertStore};
 
 static CONFIG: OnceLock<Result<ClientConfig, String>> = OnceLock::new();
 
-/// Client settings trusting the system's root certificates, read on first use (or
-/// waited for, if [`read_ahead`] is reading them).
+/// Client settings trusting the system's root certificates, read on first use.
 ///
 /// # Errors
 /// When no usable root certificate is found (the message says where it looked).
@@ -21,19 +20,6 @@ pub fn client_config() -> Result<ClientConfig, std::io::Error> {
         .get_or_init(load)
         .clone()
         .map_err(std::io::Error::other)
-}
-
-/// Starts reading the root certificates on a thread of its own, so that a command
-/// that will talk to GitLab or Slack has them by the time it builds its clients
-/// instead of waiting ~10 ms for them after reading its config and state.
-pub fn read_ahead() {
-    let spawned = std::thread::Builder::new()
-        .name("rolly-tls-roots".into())
-        .spawn(|| {
-            CONFIG.get_or_init(load);
-        });
-    // Without the thread, the first client reads them itself.
-    drop(spawned);
 }
 
 fn load() -> Result<ClientConfig, String> {

@@ -42,16 +42,8 @@ pub struct GitLabSettings {
     pub url: Url,
     /// `None` when tokens were not resolved (`check --offline`, `demo`).
     pub token: Option<SecretString>,
-    pub api: GitLabApi,
     pub timeout: Duration,
     pub max_retries: u32,
-}
-
-/// Which GitLab API reads epics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GitLabApi {
-    WorkItems,
-    LegacyEpics,
 }
 
 /// `[slack]`.

@@ -30,7 +30,6 @@ pub struct RawGitLab {
     pub url: Option<String>,
     pub token_env: Option<String>,
     pub token_file: Option<String>,
-    pub api: Option<String>,
     pub timeout_secs: Option<u64>,
     pub max_retries: Option<u32>,
 }

@@ -147,6 +147,13 @@ fn unknown_key_in_a_section_is_named() {
 }
 
 #[test]
+fn the_legacy_epics_api_key_is_refused_saying_what_rolly_reads() {
+    let p = one_problem(&format!("[gitlab]\napi = \"legacy_epics\"\n{MINIMAL}"));
+    assert_eq!(p.key, "gitlab.api");
+    assert!(p.message.contains("work items only"), "{}", p.message);
+}
+
+#[test]
 fn invalid_cron_is_named() {
     let p = one_problem(&program_with("schedule = \"0 0 * *\""));
     assert_eq!(p.key, "program[0].schedule");

@@ -11,7 +11,7 @@ use url::Url;
 
 use super::raw::{RawConfig, RawHealth, RawProgram, RawProgramSettings, RawRollupIssue};
 use super::{
-    Config, GitLabApi, GitLabSettings, HealthMap, Problem, Program, ReminderTarget, RollupIssue,
+    Config, GitLabSettings, HealthMap, Problem, Program, ReminderTarget, RollupIssue,
     ServerSettings, SlackSettings, StateSettings,
 };
 use crate::epic::HealthStatus;
@@ -161,7 +161,15 @@ pub(super) fn validate(
     };
     for path in unknown {
         let program = program_of_path(&path, &raw.program);
-        c.problem(display_path(&path), program.as_deref(), "unknown key");
+        let key = display_path(&path);
+        let message = match key.as_str() {
+            // Named in the spec as optional; this rolly reads epics as work items only.
+            "gitlab.api" => {
+                "unknown key: rolly reads epics as work items only (GitLab 17.x and later); remove it"
+            }
+            _ => "unknown key",
+        };
+        c.problem(key, program.as_deref(), message);
     }
 
     let gitlab = gitlab_settings(&mut c, &raw, needs);
@@ -228,21 +236,6 @@ pub(super) fn validate(
 fn gitlab_settings(c: &mut Check<'_>, raw: &RawConfig, needs: TokenNeeds) -> GitLabSettings {
     let g = &raw.gitlab;
     let url = c.url("gitlab.url", g.url.as_deref(), DEFAULT_GITLAB_URL);
-    let api = match g.api.as_deref().unwrap_or("work_items") {
-        "work_items" => GitLabApi::WorkItems,
-        "legacy_epics" => {
-            c.problem("gitlab.api", None, "`legacy_epics` is not supported by this version; use `work_items` (GitLab 17.x and later)");
-            GitLabApi::LegacyEpics
-        }
-        other => {
-            c.problem(
-                "gitlab.api",
-                None,
-                format!("`{other}` is not one of work_items, legacy_epics"),
-            );
-            GitLabApi::WorkItems
-        }
-    };
     let timeout_secs = g.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS);
     if timeout_secs == 0 {
         c.problem("gitlab.timeout_secs", None, "must be at least 1");
@@ -255,7 +248,6 @@ fn gitlab_settings(c: &mut Check<'_>, raw: &RawConfig, needs: TokenNeeds) -> Git
     GitLabSettings {
         url,
         token,
-        api,
         timeout: Duration::from_secs(timeout_secs.max(1)),
         max_retries: g.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
     }
