@@ -45,7 +45,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use clap::Parser;
-use rolly::daemon::MAX_CONCURRENT_PROGRAMS;
+use rolly::MAX_CONCURRENT_PROGRAMS;
 use serde_json::{Value, json};
 
 // The integration tests' GitLab stand-in, for its epics and their JSON.

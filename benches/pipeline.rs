@@ -6,11 +6,10 @@ use std::hint::black_box;
 
 use chrono::{Duration, TimeZone, Utc};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use rolly::epic::{Epic, HealthStatus};
-use rolly::extract::{self, Rules};
-use rolly::render::{self, mrkdwn};
-use rolly::rollup::{self, Context};
-use rolly::schedule::Period;
+use rolly::{
+    Context, Epic, HealthStatus, Period, RefContext, RollUp, Rules, build_model, extract,
+    render_slack, to_mrkdwn,
+};
 
 // The end-to-end benchmark's descriptions, for the "long sections" measurement.
 #[path = "common/description.rs"]
@@ -50,7 +49,7 @@ fn long_epics(n: usize) -> Vec<Epic> {
         .collect()
 }
 
-fn build(epics: &[Epic], rules: &Rules) -> rollup::RollUp {
+fn build(epics: &[Epic], rules: &Rules) -> RollUp {
     let now = Utc.with_ymd_and_hms(2026, 11, 23, 8, 0, 0).unwrap();
     let ctx = Context {
         program: "bench",
@@ -63,7 +62,7 @@ fn build(epics: &[Epic], rules: &Rules) -> rollup::RollUp {
         rules,
         previous: None,
     };
-    rollup::build(epics, &ctx)
+    build_model(epics, &ctx)
 }
 
 fn stages(c: &mut Criterion) {
@@ -75,12 +74,12 @@ fn stages(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new("extract", n), &input, |b, e| {
             b.iter(|| {
                 e.iter()
-                    .map(|e| extract::extract(black_box(e), &rules))
+                    .map(|e| extract(black_box(e), &rules))
                     .collect::<Vec<_>>()
             })
         });
         g.bench_with_input(BenchmarkId::new("mrkdwn", n), &input, |b, e| {
-            let refs = mrkdwn::RefContext {
+            let refs = RefContext {
                 gitlab_url: URL,
                 group_path: Some("it/pmo"),
                 project_path: None,
@@ -88,8 +87,7 @@ fn stages(c: &mut Criterion) {
             b.iter(|| {
                 e.iter()
                     .map(|e| {
-                        mrkdwn::to_mrkdwn(black_box(e.description.as_deref().unwrap_or("")), &refs)
-                            .len()
+                        to_mrkdwn(black_box(e.description.as_deref().unwrap_or("")), &refs).len()
                     })
                     .sum::<usize>()
             })
@@ -98,17 +96,17 @@ fn stages(c: &mut Criterion) {
             b.iter(|| build(black_box(e), &rules))
         });
         g.bench_with_input(BenchmarkId::new("block_kit", n), &rollup, |b, r| {
-            b.iter(|| render::slack::render(black_box(r)))
+            b.iter(|| render_slack(black_box(r)))
         });
         g.bench_with_input(
             BenchmarkId::new("extract_model_render", n),
             &input,
-            |b, e| b.iter(|| render::slack::render(&build(black_box(e), &rules))),
+            |b, e| b.iter(|| render_slack(&build(black_box(e), &rules))),
         );
         g.bench_with_input(
             BenchmarkId::new("extract_model_render_long_sections", n),
             &long_epics(n),
-            |b, e| b.iter(|| render::slack::render(&build(black_box(e), &rules))),
+            |b, e| b.iter(|| render_slack(&build(black_box(e), &rules))),
         );
         g.finish();
     }

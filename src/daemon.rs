@@ -7,7 +7,6 @@
 //! shutdown no new run starts; a run in flight finishes within a grace period.
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,25 +42,39 @@ pub struct Job {
     pub scheduled_at: DateTime<Utc>,
 }
 
-/// Runs a job; `Err` carries the failure text for logs and alerts.
-pub type Runner =
-    Arc<dyn Fn(Job) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
-/// Reports a job that failed: `(job, error, gave_up)`.
-pub type Alerter =
-    Arc<dyn Fn(Job, String, bool) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+/// What the daemon runs: the real jobs in production, recording fakes in tests.
+pub trait Jobs: Send + Sync + 'static {
+    /// Runs `job`; `Err` carries the failure text for logs and alerts.
+    fn run(&self, job: &Job) -> impl Future<Output = Result<(), String>> + Send;
+    /// Reports that `job` failed with `error`; `gave_up` when it will not be retried.
+    fn report_failure(
+        &self,
+        job: &Job,
+        error: &str,
+        gave_up: bool,
+    ) -> impl Future<Output = ()> + Send;
+}
 
-/// What the daemon needs; the runner and alerter are the real pipeline in production and
-/// recording fakes in tests.
-#[derive(Clone)]
-pub struct Daemon {
+/// The timers of every program, running their jobs.
+pub struct Daemon<J> {
     pub programs: Vec<Program>,
     pub clock: Arc<dyn Clock>,
-    pub runner: Runner,
-    pub alerter: Alerter,
+    pub jobs: Arc<J>,
     pub retry_delays: Vec<Duration>,
 }
 
-impl Daemon {
+impl<J> Clone for Daemon<J> {
+    fn clone(&self) -> Self {
+        Self {
+            programs: self.programs.clone(),
+            clock: Arc::clone(&self.clock),
+            jobs: Arc::clone(&self.jobs),
+            retry_delays: self.retry_delays.clone(),
+        }
+    }
+}
+
+impl<J: Jobs> Daemon<J> {
     /// Runs every program until `shutdown` is cancelled, then waits up to `grace` for
     /// runs in flight.
     pub async fn run(self, shutdown: CancellationToken, grace: Duration) {
@@ -132,7 +145,7 @@ impl Daemon {
                 _ = shutdown.cancelled() => return false,
             };
             let span = tracing::info_span!("run", program = %job.program, kind = job.kind.as_str(), scheduled_at = %job.scheduled_at);
-            let result = tracing::Instrument::instrument((self.runner)(job.clone()), span).await;
+            let result = tracing::Instrument::instrument(self.jobs.run(&job), span).await;
             drop(permit);
             let Err(error) = result else { return true };
             let delay = self
@@ -145,7 +158,7 @@ impl Daemon {
             let gave_up = retry_at > window_end;
             tracing::error!(program = %job.program, kind = job.kind.as_str(), attempt = attempt + 1, gave_up, error = %error, "run failed");
             if attempt == 0 || gave_up {
-                (self.alerter)(job.clone(), error, gave_up).await;
+                self.jobs.report_failure(&job, &error, gave_up).await;
             }
             if gave_up {
                 return true;
@@ -213,164 +226,6 @@ fn next_job(program: &Program, kind: Kind, after: DateTime<Utc>) -> Option<Job> 
         kind,
         scheduled_at: at,
     })
-}
-
-/// `rolly run`: loads the config, takes the state lock, serves the HTTP endpoint if
-/// configured, and runs until SIGTERM or Ctrl-C.
-pub async fn run_cli(path: &std::path::Path) -> anyhow::Result<()> {
-    let metrics = crate::server::install_metrics()?;
-    let config = Arc::new(crate::cli::load(path, crate::config::TokenNeeds::ALL)?);
-    let (store, _lock) = crate::cli::open_state(&config)?;
-    let clock: Arc<dyn Clock> = Arc::new(crate::clock::SystemClock);
-    let svc = crate::cli::services(&config, store.clone(), clock.clone())?;
-    crate::server::seed_last_success(&store);
-    let shutdown = CancellationToken::new();
-    if let Some(server) = &config.server {
-        let listener = tokio::net::TcpListener::bind(server.listen)
-            .await
-            .map_err(|e| {
-                anyhow::anyhow!("cannot listen on {} ([server].listen): {e}", server.listen)
-            })?;
-        tracing::info!(listen = %server.listen, "serving /healthz, /readyz, /metrics");
-        let app = crate::server::router(crate::server::AppState {
-            store: store.clone(),
-            metrics,
-        });
-        let stop = shutdown.clone();
-        tokio::spawn(async move {
-            let serve = axum::serve(listener, app)
-                .with_graceful_shutdown(async move { stop.cancelled().await });
-            if let Err(e) = serve.await {
-                tracing::error!(error = %e, "HTTP endpoint failed");
-            }
-        });
-    }
-    let daemon = production(config.clone(), svc);
-    for p in &config.programs {
-        let next = p.schedule.next_after(p.timezone, clock.now());
-        tracing::info!(program = %p.name, schedule = %p.schedule, timezone = %p.timezone, next = ?next, "scheduled");
-    }
-    let signal = shutdown.clone();
-    tokio::spawn(async move {
-        wait_for_signal().await;
-        signal.cancel();
-    });
-    daemon.run(shutdown, SHUTDOWN_GRACE).await;
-    tracing::info!("stopped");
-    Ok(())
-}
-
-/// The daemon wired to the real pipeline and error channel.
-pub fn production(config: Arc<crate::config::Config>, svc: crate::pipeline::Services) -> Daemon {
-    let runner_config = config.clone();
-    let runner_svc = svc.clone();
-    let runner: Runner = Arc::new(move |job: Job| {
-        let config = runner_config.clone();
-        let svc = runner_svc.clone();
-        Box::pin(async move {
-            let program = config
-                .program(&job.program)
-                .ok_or("program vanished from config")?;
-            match job.kind {
-                Kind::Rollup => {
-                    let delivery =
-                        crate::pipeline::deliver_rollup(&svc, program, job.scheduled_at, false)
-                            .await
-                            .map_err(|e| e.to_string())?;
-                    // The roll-up is out; what failed beside it (the roll-up issue) is
-                    // reported, not retried.
-                    if let crate::pipeline::Delivery::Delivered { warnings, .. } = delivery
-                        && !warnings.is_empty()
-                    {
-                        let period =
-                            crate::schedule::Period::containing(job.scheduled_at, program.timezone)
-                                .to_string();
-                        let next = "The Slack roll-up was delivered; check the GitLab token's api scope and the project.";
-                        let error = warnings.join("; ");
-                        crate::pipeline::alert(
-                            &svc,
-                            config.slack.error_channel.as_deref(),
-                            &job.program,
-                            &period,
-                            &error,
-                            next,
-                        )
-                        .await;
-                    }
-                    Ok(())
-                }
-                Kind::Reminder => {
-                    crate::remind::remind(&svc, &config, program, job.scheduled_at, false)
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| e.to_string())
-                }
-            }
-        })
-    });
-    let alert_config = config.clone();
-    let clock = svc.clock.clone();
-    let alerter: Alerter = Arc::new(move |job: Job, error: String, gave_up: bool| {
-        let config = alert_config.clone();
-        let svc = svc.clone();
-        Box::pin(async move {
-            let Some(program) = config.program(&job.program) else {
-                return;
-            };
-            let period =
-                crate::schedule::Period::containing(job.scheduled_at, program.timezone).to_string();
-            let next = if gave_up {
-                format!(
-                    "rolly gave up: the run's window ({}) has closed. Fix the cause, then run `rolly once --program {}` if the roll-up is still wanted.",
-                    humantime::format_duration(program.catch_up_window),
-                    job.program
-                )
-            } else {
-                format!(
-                    "rolly retries with backoff; `rolly history --program {}` shows the attempts.",
-                    job.program
-                )
-            };
-            crate::pipeline::alert(
-                &svc,
-                config.slack.error_channel.as_deref(),
-                &job.program,
-                &period,
-                &error,
-                &next,
-            )
-            .await;
-        })
-    });
-    Daemon {
-        programs: config.programs.clone(),
-        clock,
-        runner,
-        alerter,
-        retry_delays: RETRY_DELAYS.to_vec(),
-    }
-}
-
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => tracing::info!("SIGTERM received"),
-                    _ = tokio::signal::ctrl_c() => tracing::info!("Ctrl-C received"),
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }
 
 #[cfg(test)]

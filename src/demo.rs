@@ -4,10 +4,10 @@
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 
-use crate::epic::{Epic, HealthStatus};
-use crate::extract::Rules;
-use crate::rollup::{self, Context, Previous, RollUp, Snapshot};
-use crate::schedule::Period;
+use crate::model::epic::{Epic, HealthStatus};
+use crate::model::extract::Rules;
+use crate::model::rollup::{self, Context, Previous, RollUp, Snapshot};
+use crate::model::schedule::Period;
 
 /// The demo's GitLab instance.
 pub const GITLAB_URL: &str = "https://gitlab.example.com";

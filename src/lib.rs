@@ -3,44 +3,69 @@
 //!
 //! # Layout
 //!
-//! Data flows one way: fetch -> extract -> model -> render -> deliver -> record.
+//! Data flows one way: fetch -> extract -> model -> render -> deliver -> record. Each
+//! folder is a layer; a layer imports only the layers above it in this list
+//! (`tests/layers.rs` holds the code to it):
 //!
-//! - [`config`]: the TOML file and `ROLLY__` overrides, validated into [`config::Config`].
-//! - [`epic`]: plain records of what GitLab returned.
-//! - [`gitlab`]: GraphQL client that fetches a program's epics.
-//! - [`extract`]: pure: status sections and scoped labels out of an epic.
-//! - [`rollup`]: pure: the roll-up model of one program and period.
-//! - [`render`]: pure: Block Kit messages and GitLab markdown from the model.
-//! - [`deliver`]: Slack posting and GitLab roll-up issues.
-//! - [`state`]: SQLite: runs and epic snapshots.
-//! - [`schedule`]: pure: cron + time zone -> fire times; fire time -> period.
-//! - [`pipeline`]: one run of one program, through every stage.
-//! - [`retry`]: the backoff policy both API clients share.
-//! - [`clock`]: the wall clock, replaceable in tests.
-//! - [`demo`]: built-in sample epics for `rolly demo`.
-//! - [`daemon`]: `rolly run`: schedules, catch-up, retries, shutdown.
-//! - [`remind`]: Friday reminders about missing or stale sections.
-//! - [`lock`]: one rolly per state file.
-//! - [`server`]: /healthz, /readyz, /metrics.
-//! - [`cli`]: the command line verbs; [`telemetry`]: logs on stderr.
+//! - [`clock`], [`retry`], `tls`: the wall clock, the backoff policy and the TLS roots
+//!   every layer may use.
+//! - `model`: pure: epic records, extraction of sections and labels, the roll-up,
+//!   schedules and periods.
+//! - `config`: the TOML file and `ROLLY__` overrides, validated into [`Config`].
+//! - `render`: pure: Block Kit messages, GitLab markdown, the reminder, the terminal view.
+//! - `gitlab`, `slack`, `state`: the adapters: the GraphQL client, the Slack Web API
+//!   client, the SQLite state; none imports another.
+//! - `jobs`: one run of one program (roll-up, reminder): claim -> fetch -> build ->
+//!   render -> deliver -> record. `demo`: built-in sample data.
+//! - `daemon`: timers, catch-up, retries, shutdown, running jobs through a trait;
+//!   `server`: /healthz, /readyz, /metrics.
+//! - `app`: the composition root: a config becomes clients, state and a clock.
+//! - `cli`: the verbs, imported by the binary only.
+//!
+//! The modules are private; what the binary, the integration tests and the benchmarks
+//! need is re-exported below.
 
-pub mod cli;
+mod app;
+mod cli;
 pub mod clock;
-pub mod config;
-pub mod daemon;
-pub mod deliver;
-pub mod demo;
-pub mod epic;
-pub mod extract;
-pub mod gitlab;
-pub mod lock;
-pub mod pipeline;
-pub mod remind;
-pub mod render;
+mod config;
+mod daemon;
+mod demo;
+mod gitlab;
+mod jobs;
+mod model;
+mod render;
 pub mod retry;
-pub mod rollup;
-pub mod schedule;
-pub mod server;
-pub mod state;
-pub mod telemetry;
-pub mod tls;
+mod server;
+mod slack;
+mod state;
+mod tls;
+
+pub use app::{App, Builder as AppBuilder, Error as AppError, StateAccess};
+pub use cli::{Cli, run};
+pub use config::{Config, ConfigError, Problem, Program, TokenNeeds};
+pub use daemon::MAX_CONCURRENT_PROGRAMS;
+pub use gitlab::{EpicQuery, Error as GitLabError, GitLabClient, IssueRef};
+pub use jobs::alert::report as alert;
+pub use jobs::reminder::{REMINDER_EVENT, Reminded, remind};
+pub use jobs::rollup::{Delivery, ROLLUP_EVENT, build_rollup, deliver_rollup, rollup_key};
+pub use jobs::{Error as RunError, Services};
+pub use model::epic::{Epic, EpicState, HealthStatus, Person, Progress};
+pub use model::extract::{Extracted, Health, Priority, Rules, Section, extract};
+pub use model::rollup::{Context, RollUp, build as build_model};
+pub use model::schedule::Period;
+pub use render::mrkdwn::{RefContext, to_mrkdwn};
+pub use render::{
+    Piece, SlackMessage, SlackPlan, markdown::render as render_markdown,
+    slack::render as render_slack, terminal::render as render_terminal,
+};
+pub use retry::RetryPolicy;
+pub use server::{AppState, install_metrics, router};
+pub use slack::{
+    DEFAULT_REQUEST_TIMEOUT as SLACK_REQUEST_TIMEOUT, Error as SlackError, MessageTag, Posted,
+    SlackClient,
+};
+pub use state::{Claim, Kind, Outcome, Run, RunKey, Store};
+
+/// The built-in sample program of `rolly demo`.
+pub use demo::rollup as demo_rollup;

@@ -4,5 +4,5 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    rolly::cli::main(rolly::cli::Cli::parse()).await
+    rolly::run(rolly::Cli::parse()).await
 }

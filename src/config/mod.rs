@@ -15,7 +15,8 @@ use chrono_tz::Tz;
 use secrecy::SecretString;
 use url::Url;
 
-use crate::schedule::Schedule;
+use crate::model::extract::{HealthMap, Rules};
+use crate::model::schedule::Schedule;
 pub use validate::TokenNeeds;
 
 /// The prefix of environment overrides: `ROLLY__GITLAB__URL` sets `gitlab.url`.
@@ -92,6 +93,20 @@ pub struct Program {
     pub rollup_issue: Option<RollupIssue>,
 }
 
+impl Program {
+    /// The rules its epics are read with.
+    pub fn rules(&self) -> Rules {
+        Rules {
+            status_start: self.status_start.clone(),
+            status_end: self.status_end.clone(),
+            status_label: self.status_label.clone(),
+            priority_label: self.priority_label.clone(),
+            health_label: self.health_label.clone(),
+            health_map: self.health_map.clone(),
+        }
+    }
+}
+
 /// Where reminders go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReminderTarget {
@@ -112,10 +127,6 @@ pub struct RollupIssue {
     /// same project: their roll-ups are theirs to close, not earlier ones of this program.
     pub shared_with: Vec<String>,
 }
-
-/// Health label value (lower case) -> level, from `[health]`.
-#[derive(Debug, Clone, Default)]
-pub struct HealthMap(pub HashMap<String, crate::epic::HealthStatus>);
 
 /// One thing wrong with the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,11 +11,12 @@ use url::Url;
 
 use super::raw::{RawConfig, RawHealth, RawProgram, RawProgramSettings, RawRollupIssue};
 use super::{
-    Config, GitLabSettings, HealthMap, Problem, Program, ReminderTarget, RollupIssue,
-    ServerSettings, SlackSettings, StateSettings,
+    Config, GitLabSettings, Problem, Program, ReminderTarget, RollupIssue, ServerSettings,
+    SlackSettings, StateSettings,
 };
-use crate::epic::HealthStatus;
-use crate::schedule::Schedule;
+use crate::model::epic::HealthStatus;
+use crate::model::extract::HealthMap;
+use crate::model::schedule::Schedule;
 
 /// Which tokens a command needs resolved; the others are left `None`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

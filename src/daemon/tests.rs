@@ -29,42 +29,55 @@ fn utc(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
 }
 
 type Runs = Arc<Mutex<Vec<(Job, DateTime<Utc>)>>>;
+type Alerts = Arc<Mutex<Vec<(Job, bool)>>>;
 
-/// A daemon whose runner records (job, wall time) and fails the first `failures` calls.
+/// Jobs that record (job, wall time) and fail the first `failures` runs.
+struct Recorder {
+    clock: Arc<dyn Clock>,
+    failures: usize,
+    run_time: Duration,
+    runs: Runs,
+    alerts: Alerts,
+}
+
+impl Jobs for Recorder {
+    async fn run(&self, job: &Job) -> Result<(), String> {
+        tokio::time::sleep(self.run_time).await;
+        let mut runs = self.runs.lock().unwrap();
+        runs.push((job.clone(), self.clock.now()));
+        if runs.len() <= self.failures {
+            Err("GitLab is down".to_owned())
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn report_failure(&self, job: &Job, _error: &str, gave_up: bool) {
+        self.alerts.lock().unwrap().push((job.clone(), gave_up));
+    }
+}
+
 struct Harness {
     runs: Runs,
-    alerts: Arc<Mutex<Vec<(Job, bool)>>>,
-    daemon: Daemon,
+    alerts: Alerts,
+    daemon: Daemon<Recorder>,
 }
 
 fn harness(start: DateTime<Utc>, failures: usize, run_time: Duration) -> Harness {
     let clock: Arc<dyn Clock> = Arc::new(TokioClock::starting_at(start));
-    let runs = Arc::new(Mutex::new(Vec::new()));
-    let alerts = Arc::new(Mutex::new(Vec::new()));
-    let (r, c) = (runs.clone(), clock.clone());
-    let runner: Runner = Arc::new(move |job: Job| {
-        let (r, c) = (r.clone(), c.clone());
-        Box::pin(async move {
-            tokio::time::sleep(run_time).await;
-            let mut runs = r.lock().unwrap();
-            runs.push((job, c.now()));
-            if runs.len() <= failures {
-                Err("GitLab is down".to_owned())
-            } else {
-                Ok(())
-            }
-        })
-    });
-    let a = alerts.clone();
-    let alerter: Alerter = Arc::new(move |job: Job, _e: String, gave_up: bool| {
-        let a = a.clone();
-        Box::pin(async move { a.lock().unwrap().push((job, gave_up)) })
-    });
+    let runs = Runs::default();
+    let alerts = Alerts::default();
+    let jobs = Recorder {
+        clock: clock.clone(),
+        failures,
+        run_time,
+        runs: runs.clone(),
+        alerts: alerts.clone(),
+    };
     let daemon = Daemon {
         programs: vec![program()],
         clock,
-        runner,
-        alerter,
+        jobs: Arc::new(jobs),
         retry_delays: RETRY_DELAYS.to_vec(),
     };
     Harness {
@@ -189,7 +202,7 @@ async fn no_new_run_starts_after_shutdown() {
 #[test]
 fn initial_jobs_include_a_missed_reminder_within_the_window() {
     let mut p = program();
-    p.reminder_schedule = Some(crate::schedule::Schedule::parse("0 9 * * FRI").unwrap());
+    p.reminder_schedule = Some(crate::model::schedule::Schedule::parse("0 9 * * FRI").unwrap());
     let friday_10am = utc(2026, 11, 20, 18, 0);
     let jobs = initial_jobs(&p, friday_10am);
     assert!(jobs.contains(&Job {

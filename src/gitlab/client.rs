@@ -20,7 +20,7 @@ use super::queries;
 use super::wire::{
     auth_headers, error_chain, excerpt, graphql_endpoint, parse_answer, record, requested_wait,
 };
-use crate::epic::{Epic, EpicState};
+use crate::model::epic::{Epic, EpicState};
 use crate::retry::RetryPolicy;
 
 /// Epics asked for per page: GitLab's maximum. The selection stays well under the

@@ -9,7 +9,7 @@ use graphql_client::GraphQLQuery;
 
 use super::client::{EpicQuery, IssueRef};
 use super::error::Error;
-use crate::epic::{Epic, EpicState, HealthStatus, Person, Progress};
+use crate::model::epic::{Epic, EpicState, HealthStatus, Person, Progress};
 
 // Custom scalars of the GitLab schema, as the generated code names them. Dates and
 // times become chrono types; GitLab sends ISO 8601 (`2024-05-01T09:30:00Z`, `2024-05-31`).

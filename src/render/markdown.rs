@@ -6,8 +6,8 @@
 //! the weekly issue does not notify everyone named in a section, and lines starting with
 //! `/` are defused so they do not run as quick actions.
 
-use crate::extract::{Health, Section};
-use crate::rollup::{Change, Entry, Freshness, RollUp};
+use crate::model::extract::{Health, Section};
+use crate::model::rollup::{Change, Entry, Freshness, RollUp};
 
 /// Zero-width space: breaks GitLab's mention and quick-action parsing, invisible to readers.
 const ZWSP: char = '\u{200B}';

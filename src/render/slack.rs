@@ -12,8 +12,8 @@ use slack_morphism::prelude::*;
 
 use super::mrkdwn::{self, RefContext, escape, escape_into, link};
 use super::{Piece, SlackMessage, SlackPlan};
-use crate::extract::{Health, Priority, Section};
-use crate::rollup::{Change, Departed, Entry, Freshness, RollUp};
+use crate::model::extract::{Health, Priority, Section};
+use crate::model::rollup::{Change, Departed, Entry, Freshness, RollUp};
 
 /// Blocks in one message.
 pub const MAX_BLOCKS: usize = 50;
@@ -21,7 +21,8 @@ pub const MAX_BLOCKS: usize = 50;
 pub const MAX_SECTION_CHARS: usize = 3000;
 /// Characters in a header block.
 pub const MAX_HEADER_CHARS: usize = 150;
-/// Characters in a message's `text`.
+/// Characters in a message's `text`; the fallback texts stay far below it.
+#[cfg(test)]
 pub const MAX_TEXT_CHARS: usize = 40_000;
 /// Characters of block text in one message. Slack rejects messages with too much block
 /// text in total (`msg_blocks_too_long`, undocumented; reported around 11-13k), so we stay

@@ -1,7 +1,7 @@
 use chrono::TimeZone;
 
 use super::*;
-use crate::extract::{Health, Priority};
+use crate::model::extract::{Health, Priority};
 
 fn t(h: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 23, h, 0, 0).unwrap()

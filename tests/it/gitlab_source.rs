@@ -6,9 +6,10 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use rolly::epic::{EpicState, HealthStatus, Person, Progress};
-use rolly::gitlab::{EpicQuery, Error, GitLabClient};
-use rolly::retry::RetryPolicy;
+use rolly::{
+    Epic, EpicQuery, EpicState, GitLabClient, GitLabError as Error, HealthStatus, Person, Progress,
+    RetryPolicy,
+};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
@@ -44,7 +45,7 @@ async fn fake_with_epics(epics: Vec<FakeEpic>) -> FakeGitLab {
     fake
 }
 
-fn titles(epics: &[rolly::epic::Epic]) -> Vec<&str> {
+fn titles(epics: &[Epic]) -> Vec<&str> {
     epics.iter().map(|e| e.title.as_str()).collect()
 }
 

@@ -1,6 +1,6 @@
 //! Friday reminders against a fake GitLab and a fake Slack.
 
-use rolly::remind::{self, Reminded};
+use rolly::{Reminded, remind};
 
 use crate::helpers::app::{CHANNEL, GROUP, LABEL, TestApp, monday};
 use crate::helpers::fake_gitlab::epic;
@@ -38,7 +38,7 @@ async fn a_reminder_mentions_mapped_and_found_users_and_names_the_others() {
     );
     let friday = monday() + chrono::Duration::days(4);
     app.clock.set(friday);
-    let result = remind::remind(&app.svc, &app.config, app.program(), friday, false)
+    let result = remind(&app.svc, &app.config, app.program(), friday, false)
         .await
         .unwrap();
     assert!(
@@ -66,7 +66,7 @@ async fn a_reminder_mentions_mapped_and_found_users_and_names_the_others() {
     );
     assert!(!text.contains("Fresh"), "fresh sections need no reminder");
     // Once per period.
-    let again = remind::remind(&app.svc, &app.config, app.program(), friday, false)
+    let again = remind(&app.svc, &app.config, app.program(), friday, false)
         .await
         .unwrap();
     assert!(matches!(again, Reminded::AlreadySent));
@@ -91,7 +91,7 @@ async fn reminders_as_direct_messages_go_to_each_mapped_person() {
                 .assignee("ghost", "Ghost", None),
         ],
     );
-    remind::remind(&app.svc, &app.config, app.program(), monday(), false)
+    remind(&app.svc, &app.config, app.program(), monday(), false)
         .await
         .unwrap();
     let posts = app.slack.posts();

@@ -4,10 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::Duration;
-use rolly::deliver::slack::MessageTag;
-use rolly::pipeline::{self, Delivery, ROLLUP_EVENT};
-use rolly::render::SlackMessage;
-use rolly::state::{Claim, Outcome};
+use rolly::{Claim, Delivery, MessageTag, Outcome, ROLLUP_EVENT, RunError, SlackMessage};
 use serde_json::Value;
 
 use crate::helpers::app::{CHANNEL, GROUP, LABEL, TestApp, monday};
@@ -44,8 +41,8 @@ fn all_text(posts: &[RecordedPost]) -> String {
         .join("\n")
 }
 
-async fn deliver(app: &TestApp, force: bool) -> Result<Delivery, pipeline::Error> {
-    pipeline::deliver_rollup(&app.svc, app.program(), app.clock.now_for_tests(), force).await
+async fn deliver(app: &TestApp, force: bool) -> Result<Delivery, RunError> {
+    rolly::deliver_rollup(&app.svc, app.program(), app.clock.now_for_tests(), force).await
 }
 
 trait Now {
@@ -226,7 +223,7 @@ async fn a_crash_between_the_post_and_recording_it_does_not_post_twice() {
     app.gitlab
         .add_group(GROUP, vec![with_section(epic("A"), "ok")]);
     // The first attempt claims the run and posts, then dies before recording the post.
-    let key = pipeline::rollup_key(app.program(), monday());
+    let key = rolly::rollup_key(app.program(), monday());
     assert!(matches!(
         app.svc
             .store
@@ -566,7 +563,7 @@ async fn the_second_week_shows_status_changes_new_and_departed_epics_and_stale_s
 async fn a_failure_alert_names_the_program_and_the_next_step_with_the_error_escaped() {
     let app = TestApp::spawn("").await;
     let error = format!("Slack said <!channel> {}", "x".repeat(5000));
-    pipeline::alert(
+    rolly::alert(
         &app.svc,
         Some("C0ALERTS01"),
         "crm",
@@ -584,6 +581,6 @@ async fn a_failure_alert_names_the_program_and_the_next_step_with_the_error_esca
         "{text}"
     );
     assert!(!text.contains("<!channel>") && text.chars().count() <= 3000);
-    pipeline::alert(&app.svc, None, "crm", "2026-W48", "e", "n").await;
+    rolly::alert(&app.svc, None, "crm", "2026-W48", "e", "n").await;
     assert_eq!(app.slack.posts().len(), 1, "no error channel, no alert");
 }

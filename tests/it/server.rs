@@ -3,7 +3,7 @@
 use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::PrometheusHandle;
-use rolly::server::{AppState, router};
+use rolly::{AppState, router};
 
 use crate::helpers::app::{GROUP, LABEL, TestApp};
 use crate::helpers::fake_gitlab::epic;
@@ -11,7 +11,7 @@ use crate::helpers::fake_gitlab::epic;
 fn metrics() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
-        .get_or_init(|| rolly::server::install_metrics().unwrap())
+        .get_or_init(|| rolly::install_metrics().unwrap())
         .clone()
 }
 
@@ -72,7 +72,7 @@ async fn metrics_health_and_readiness_are_served_without_secrets() {
     let app = TestApp::spawn("").await;
     app.gitlab
         .add_group(GROUP, vec![epic("A").labels(&[LABEL])]);
-    rolly::pipeline::deliver_rollup(
+    rolly::deliver_rollup(
         &app.svc,
         app.program(),
         crate::helpers::app::monday(),

@@ -2,21 +2,21 @@
 //! messages, the GitLab markdown of the roll-up issue, and the terminal view. Review a
 //! changed snapshot as a reader would before accepting it.
 
-use rolly::{demo, render};
+use rolly::{demo_rollup, render_markdown, render_slack, render_terminal};
 
 #[test]
 fn demo_rollup_as_block_kit() {
-    let plan = render::slack::render(&demo::rollup());
+    let plan = render_slack(&demo_rollup());
     insta::assert_json_snapshot!("demo_block_kit", plan.messages);
 }
 
 #[test]
 fn demo_rollup_as_gitlab_markdown() {
-    insta::assert_snapshot!("demo_markdown", render::markdown::render(&demo::rollup()));
+    insta::assert_snapshot!("demo_markdown", render_markdown(&demo_rollup()));
 }
 
 #[test]
 fn demo_rollup_as_a_reader_sees_it() {
-    let plan = render::slack::render(&demo::rollup());
-    insta::assert_snapshot!("demo_text", render::terminal::render(&plan));
+    let plan = render_slack(&demo_rollup());
+    insta::assert_snapshot!("demo_text", render_terminal(&plan));
 }

@@ -5,9 +5,9 @@ use proptest::prelude::*;
 use serde_json::Value;
 
 use super::*;
-use crate::epic::{Epic, HealthStatus};
-use crate::rollup;
-use crate::rollup::tests::{build_with as build, now};
+use crate::model::epic::{Epic, HealthStatus};
+use crate::model::rollup;
+use crate::model::rollup::tests::{build_with as build, now};
 
 const URL: &str = "https://gitlab.example.com";
 

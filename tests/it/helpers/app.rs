@@ -6,13 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use rolly::clock::FixedClock;
-use rolly::config::{Config, TokenNeeds};
-use rolly::deliver::slack::SlackClient;
-use rolly::gitlab::GitLabClient;
-use rolly::pipeline::Services;
-use rolly::retry::RetryPolicy;
-use rolly::state::Store;
-use secrecy::SecretString;
+use rolly::{App, Config, Program, RetryPolicy, Services, StateAccess, TokenNeeds};
 
 use super::fake_gitlab::{self, FakeGitLab};
 use super::fake_slack::{self, FakeSlack};
@@ -24,9 +18,11 @@ pub const LABEL: &str = "it-proj::crm";
 pub struct TestApp {
     pub gitlab: FakeGitLab,
     pub slack: FakeSlack,
-    pub config: Config,
+    pub config: Arc<Config>,
     pub clock: Arc<FixedClock>,
     pub svc: Services,
+    /// Holds the state lock, as a running rolly does.
+    app: Option<App>,
     /// Keeps the state directory alive for the test.
     pub _dir: tempfile::TempDir,
 }
@@ -75,49 +71,37 @@ slack_channel = "{CHANNEL}"
         .into();
         let config = Config::from_toml(&toml, &env, TokenNeeds::ALL).unwrap();
         let clock = Arc::new(FixedClock::new(monday()));
-        let store = Arc::new(Store::open(&config.state.path).unwrap());
-        let svc = services(&config, store, clock.clone());
+        let app = build(config, clock.clone());
         Self {
             gitlab,
             slack,
-            config,
+            config: Arc::clone(&app.config),
             clock,
-            svc,
+            svc: app.services.clone(),
+            app: Some(app),
             _dir: dir,
         }
     }
 
     /// The one program.
-    pub fn program(&self) -> &rolly::config::Program {
+    pub fn program(&self) -> &Program {
         &self.config.programs[0]
     }
 
-    /// Services on a new connection to the same state file (a restarted process).
+    /// rolly started again on the same state file (a restarted process).
     pub fn restart(&mut self) {
-        let store = Arc::new(Store::open(&self.config.state.path).unwrap());
-        self.svc = services(&self.config, store, self.clock.clone());
+        drop(self.app.take());
+        let app = build((*self.config).clone(), self.clock.clone());
+        self.svc = app.services.clone();
+        self.app = Some(app);
     }
 }
 
-fn services(config: &Config, store: Arc<Store>, clock: Arc<FixedClock>) -> Services {
-    let gitlab = GitLabClient::new(
-        &config.gitlab.url,
-        SecretString::from(fake_gitlab::TOKEN.to_owned()),
-        std::time::Duration::from_secs(5),
-        RetryPolicy::fast(3),
-    )
-    .unwrap();
-    let slack = SlackClient::new(
-        &config.slack.api_url,
-        SecretString::from(fake_slack::TOKEN.to_owned()),
-        RetryPolicy::fast(3),
-    )
-    .unwrap();
-    Services {
-        gitlab,
-        slack: Some(slack),
-        store,
-        clock,
-        gitlab_url: config.gitlab.url.as_str().trim_end_matches('/').to_owned(),
-    }
+/// rolly as `rolly once` builds it, with the test's clock and millisecond retries.
+fn build(config: Config, clock: Arc<FixedClock>) -> App {
+    App::builder(config, StateAccess::Exclusive)
+        .clock(clock)
+        .retry(RetryPolicy::fast(3))
+        .build()
+        .unwrap()
 }

@@ -171,6 +171,12 @@ impl FakeSlack {
         self.world().posts.clone()
     }
 
+    /// How many requests reached the fake, to any method.
+    pub async fn request_count(&self) -> usize {
+        let all = self.server.received_requests().await.unwrap_or_default();
+        all.len()
+    }
+
     /// Every request that reached `method`, in order.
     pub async fn requests_to(&self, method: &str) -> Vec<Request> {
         let path = format!("/api/{method}");

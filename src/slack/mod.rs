@@ -25,7 +25,7 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use secrecy::{ExposeSecret, SecretString};
@@ -158,7 +158,7 @@ struct LookedUpUser {
 }
 
 /// A Slack Web API client for one bot token. Cheap to clone; clones share the connection
-/// pool, the request counter and the cached `auth.test` answer.
+/// pool and the cached `auth.test` answer.
 #[derive(Clone)]
 pub struct SlackClient {
     inner: Arc<Inner>,
@@ -170,7 +170,6 @@ struct Inner {
     token: SlackApiToken,
     api_url: String,
     retry: RetryPolicy,
-    requests_sent: AtomicU64,
     auth: tokio::sync::OnceCell<AuthInfo>,
 }
 
@@ -195,7 +194,12 @@ impl SlackClient {
     ///
     /// [`Error::InvalidApiUrl`] for other schemes or non-loopback `http://`;
     /// [`Error::Tls`] if the system's root certificates cannot be loaded.
-    pub fn new(api_url: &Url, token: SecretString, retry: RetryPolicy) -> Result<Self, Error> {
+    pub fn new(
+        api_url: &Url,
+        token: SecretString,
+        request_timeout: Duration,
+        retry: RetryPolicy,
+    ) -> Result<Self, Error> {
         let api_url = normalise_api_url(api_url)?;
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(crate::tls::client_config().map_err(Error::Tls)?)
@@ -212,19 +216,12 @@ impl SlackClient {
             token,
             api_url,
             retry,
-            requests_sent: AtomicU64::new(0),
             auth: tokio::sync::OnceCell::new(),
         };
         Ok(Self {
             inner: Arc::new(inner),
-            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            request_timeout,
         })
-    }
-
-    /// The same client with another per-request timeout.
-    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
-        self.request_timeout = timeout;
-        self
     }
 
     /// Calls `auth.test`: who the token belongs to. Use it as the readiness check; the
@@ -358,11 +355,6 @@ impl SlackClient {
         Ok(opened.channel.id.to_string())
     }
 
-    /// HTTP requests this client (and its clones) made, retries included.
-    pub fn requests_sent(&self) -> u64 {
-        self.inner.requests_sent.load(Ordering::Relaxed)
-    }
-
     fn session(&self) -> SlackClientSession<'_, SlackClientHyperHttpsConnector> {
         self.inner.client.open_session(&self.inner.token)
     }
@@ -482,7 +474,6 @@ impl SlackClient {
         channel: Option<&str>,
         call: impl Future<Output = Result<T, SlackClientError>>,
     ) -> Result<T, Error> {
-        self.inner.requests_sent.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
         let result = match tokio::time::timeout(self.request_timeout, call).await {
             Ok(answer) => answer.map_err(|e| map_client_error(method, channel, e)),

@@ -1,12 +1,12 @@
 //! Pure extraction from one epic: the status section between the markers, and the
 //! status, priority and health that scoped labels (or the health widget) carry.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{HealthMap, Program};
-use crate::epic::{Epic, HealthStatus};
+use crate::model::epic::{Epic, HealthStatus};
 
 /// The status section of an epic description, or why there is none.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -233,6 +233,10 @@ impl From<HealthStatus> for Health {
     }
 }
 
+/// Health label value (lower case) -> level, for programs that rate health by label.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HealthMap(pub HashMap<String, HealthStatus>);
+
 /// The per-program settings extraction needs.
 #[derive(Debug, Clone)]
 pub struct Rules {
@@ -242,19 +246,6 @@ pub struct Rules {
     pub priority_label: String,
     pub health_label: Option<String>,
     pub health_map: HealthMap,
-}
-
-impl From<&Program> for Rules {
-    fn from(p: &Program) -> Self {
-        Self {
-            status_start: p.status_start.clone(),
-            status_end: p.status_end.clone(),
-            status_label: p.status_label.clone(),
-            priority_label: p.priority_label.clone(),
-            health_label: p.health_label.clone(),
-            health_map: p.health_map.clone(),
-        }
-    }
 }
 
 impl Default for Rules {
@@ -495,7 +486,7 @@ mod tests {
             iid: "1".into(),
             title: "E".into(),
             web_url: "https://gitlab.example.com/groups/it/-/epics/1".into(),
-            state: crate::epic::EpicState::Open,
+            state: crate::model::epic::EpicState::Open,
             group_path: "it".into(),
             labels: labels(labels_),
             description: Some("<!-- Status Start -->ok<!-- Status End -->".into()),

@@ -3,6 +3,8 @@
 //! roll-up. The schema is created and upgraded by numbered migrations tracked in
 //! `PRAGMA user_version`.
 
+pub mod lock;
+
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -11,8 +13,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
+use crate::model::rollup::{Snapshot, Summary};
 use crate::render::Piece;
-use crate::rollup::{Snapshot, Summary};
 
 /// Schema migrations, in order; index + 1 is the version each one brings the file to.
 const MIGRATIONS: &[&str] = &[

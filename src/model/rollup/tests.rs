@@ -1,7 +1,7 @@
 use chrono::{Duration, TimeZone};
 
 use super::*;
-use crate::epic::HealthStatus;
+use crate::model::epic::HealthStatus;
 
 const URL: &str = "https://gitlab.example.com";
 

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 #[derive(Debug)]
 pub struct StateLock {
     _file: File,
-    path: PathBuf,
 }
 
 /// The lock is taken by someone else, or cannot be taken.
@@ -47,21 +46,13 @@ impl StateLock {
                 source,
             })?;
         match file.try_lock() {
-            Ok(()) => Ok(Self {
-                _file: file,
-                path: lock,
-            }),
+            Ok(()) => Ok(Self { _file: file }),
             Err(std::fs::TryLockError::WouldBlock) => Err(Error::Held {
                 state: state_path.into(),
                 lock,
             }),
             Err(std::fs::TryLockError::Error(source)) => Err(Error::Io { lock, source }),
         }
-    }
-
-    /// The lock file.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 }
 

@@ -4,16 +4,19 @@
 //! anyone not found is named in plain text, never guessed.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::config::{Config, Program, ReminderTarget, TokenNeeds};
-use crate::deliver::slack::{MessageTag, SlackClient};
-use crate::epic::Person;
-use crate::pipeline::{self, Error, Services};
+use super::post::{self, Lookup, Parts, Thread};
+use super::rollup::build_reminder_rollup;
+use super::{Error, Services, count_run};
+use crate::config::{Config, Program, ReminderTarget};
+use crate::model::epic::Person;
+use crate::model::rollup::{Entry, Freshness};
+use crate::model::schedule::Period;
+use crate::render::SlackMessage;
 use crate::render::reminder::{self, Item, Who};
-use crate::rollup::{Entry, Freshness};
+use crate::slack::{MessageTag, SlackClient};
 use crate::state::{Claim, Kind, RunKey};
 
 /// Slack metadata event type of reminder messages.
@@ -29,7 +32,7 @@ pub enum Reminded {
     /// Already sent for this period.
     AlreadySent,
     /// Dry run: the messages that would be sent, by target.
-    DryRun(Vec<(String, Vec<crate::render::SlackMessage>)>),
+    DryRun(Vec<(String, Vec<SlackMessage>)>),
 }
 
 /// Sends (or with `dry_run` prints) the reminder of `program` for the period of
@@ -44,7 +47,7 @@ pub async fn remind(
     let key = RunKey {
         program: program.name.clone(),
         kind: Kind::Reminder,
-        period: crate::schedule::Period::containing(scheduled_at, program.timezone).to_string(),
+        period: Period::containing(scheduled_at, program.timezone).to_string(),
     };
     if !dry_run
         && let Claim::AlreadyDelivered(_) =
@@ -54,18 +57,22 @@ pub async fn remind(
         return Ok(Reminded::AlreadySent);
     }
     let result = build_and_send(svc, config, program, &key, scheduled_at, dry_run).await;
-    if !dry_run {
-        let now = svc.clock.now();
-        match &result {
-            Ok(_) => {
-                svc.store.record_delivered(&key, now, None, &[])?;
-                pipeline::count_run(&key, "delivered");
-                metrics::gauge!("rolly_last_success_timestamp_seconds", "program" => key.program.clone(), "kind" => "reminder")
-                    .set(now.timestamp() as f64);
-            }
-            Err(e) => {
-                svc.store.record_failed(&key, now, &e.to_string())?;
-                pipeline::count_run(&key, "failed");
+    if dry_run {
+        return result;
+    }
+    let now = svc.clock.now();
+    match &result {
+        Ok(_) => {
+            svc.store.record_delivered(&key, now, None, &[])?;
+            count_run(&key, "delivered");
+            metrics::gauge!("rolly_last_success_timestamp_seconds", "program" => key.program.clone(), "kind" => "reminder")
+                .set(now.timestamp() as f64);
+        }
+        Err(e) => {
+            count_run(&key, "failed");
+            // The run's own error is what the admin needs; a state failure on top is logged.
+            if let Err(record) = svc.store.record_failed(&key, now, &e.to_string()) {
+                tracing::error!(error = %record, "could not record the failure");
             }
         }
     }
@@ -80,7 +87,7 @@ async fn build_and_send(
     scheduled_at: DateTime<Utc>,
     dry_run: bool,
 ) -> Result<Reminded, Error> {
-    let rollup = pipeline::build_reminder_rollup(svc, program, scheduled_at).await?;
+    let rollup = build_reminder_rollup(svc, program, scheduled_at).await?;
     let due: Vec<&Entry> = rollup.entries.iter().filter(|e| needs_update(e)).collect();
     if due.is_empty() {
         return Ok(Reminded::NothingDue);
@@ -117,7 +124,7 @@ async fn build_and_send(
         ReminderTarget::Channel => vec![(program.slack_channel.clone(), items.clone())],
         ReminderTarget::Dm => by_person(&items, &program.slack_channel),
     };
-    let plans: Vec<(String, Vec<crate::render::SlackMessage>)> = targets
+    let plans: Vec<(String, Vec<SlackMessage>)> = targets
         .into_iter()
         .map(|(to, items)| (to, reminder::render(&program.title, &deadline, &items)))
         .collect();
@@ -193,20 +200,21 @@ fn by_person(items: &[Item], channel: &str) -> Vec<(String, Vec<Item>)> {
     targets.into_iter().collect()
 }
 
+/// Sends the reminder `plan` to `to` (a channel, or `@user` for a DM). A retried run
+/// finds in Slack what an earlier attempt sent and sends only the rest.
 async fn send(
     slack: &SlackClient,
     program: &Program,
     key: &RunKey,
     to: &str,
-    plan: &[crate::render::SlackMessage],
+    plan: &[SlackMessage],
     oldest_unix: i64,
 ) -> Result<usize, Error> {
-    let fail = |source| Error::Slack {
-        channel: to.to_owned(),
-        source,
-    };
     let channel = match to.strip_prefix('@') {
-        Some(user) => slack.open_dm(user).await.map_err(fail)?,
+        Some(user) => slack.open_dm(user).await.map_err(|source| Error::Slack {
+            channel: to.to_owned(),
+            source,
+        })?,
         None => to.to_owned(),
     };
     let tag = |part: usize| MessageTag {
@@ -215,26 +223,22 @@ async fn send(
         period: key.period.clone(),
         part: part as u32,
     };
-    // A retried run finds the reminder an earlier attempt posted instead of repeating it.
-    if !channel.starts_with('#') {
-        match slack.find_posted(&channel, &tag(0), oldest_unix).await {
-            Ok(Some(_)) => return Ok(0),
-            Ok(None) => {}
-            Err(e) => {
-                tracing::debug!(channel = %channel, error = %e, "cannot look for an earlier reminder")
-            }
-        }
-    }
-    let mut thread: Option<String> = None;
-    for (part, message) in plan.iter().enumerate() {
-        let tag = tag(part);
-        let posted = slack
-            .post(&channel, message, thread.as_deref(), &tag)
-            .await
-            .map_err(fail)?;
-        thread.get_or_insert(posted.ts);
-    }
-    Ok(plan.len())
+    let thread = Thread {
+        channel,
+        first_ts: None,
+        posted: 0,
+    };
+    let first = post::find_part(slack, &thread, &tag(0), oldest_unix).await?;
+    let parts = Parts {
+        messages: plan,
+        first_part: 0,
+        tag: &tag,
+        oldest_unix,
+    };
+    // Slack's history is the record of what a reminder sent: nothing to keep per part.
+    let (_, sent) =
+        post::post_parts(slack, &parts, thread, Lookup::Done(first), |_, _| Ok(())).await?;
+    Ok(sent)
 }
 
 /// GitLab user -> Slack user, cached for the run.
@@ -264,66 +268,5 @@ impl Resolver<'_> {
         };
         self.cache.insert(username, who.clone());
         Ok(who)
-    }
-}
-
-/// `rolly remind`.
-pub async fn run_cli(
-    path: &std::path::Path,
-    names: &[String],
-    dry_run: bool,
-) -> anyhow::Result<()> {
-    let config = crate::cli::load(path, TokenNeeds::delivery(dry_run))?;
-    let mut programs = crate::cli::select(&config, names)?;
-    if names.is_empty() {
-        programs.retain(|p| p.reminder_schedule.is_some());
-        if programs.is_empty() {
-            println!(
-                "no program has a reminder_schedule; name one with --program to remind anyway"
-            );
-        }
-    }
-    let (store, _lock) = match dry_run {
-        true => (Arc::new(crate::cli::read_state(&config)?), None),
-        false => {
-            let (s, l) = crate::cli::open_state(&config)?;
-            (s, Some(l))
-        }
-    };
-    let svc = crate::cli::services(&config, store, Arc::new(crate::clock::SystemClock))?;
-    let mut failures = 0;
-    for p in programs {
-        match remind(&svc, &config, p, svc.clock.now(), dry_run).await {
-            Ok(Reminded::DryRun(plans)) => {
-                for (to, plan) in plans {
-                    println!("# {} reminder -> {to} (dry run: nothing sent)", p.name);
-                    let plan = crate::render::SlackPlan {
-                        messages: plan,
-                        ..Default::default()
-                    };
-                    print!("{}", crate::render::terminal::render(&plan));
-                }
-            }
-            Ok(Reminded::NothingDue) => println!(
-                "{}: every status section is fresh; no reminder needed",
-                p.name
-            ),
-            Ok(Reminded::AlreadySent) => {
-                println!("{}: the reminder for this period was already sent", p.name)
-            }
-            Ok(Reminded::Sent { messages, epics }) => println!(
-                "{}: reminded about {epics} epic(s) in {messages} message(s)",
-                p.name
-            ),
-            Err(e) => {
-                eprintln!("error: program {}: {e}", p.name);
-                failures += 1;
-            }
-        }
-    }
-    if failures > 0 {
-        Err(crate::cli::Failure::Runs(failures).into())
-    } else {
-        Ok(())
     }
 }

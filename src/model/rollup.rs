@@ -1,14 +1,14 @@
 //! Pure roll-up model: one program, one period. Built from the epics GitLab returned and
-//! the snapshots of the last delivered roll-up; rendered by [`crate::render`].
+//! the snapshots of the last delivered roll-up; rendering it is left to the renderers.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::epic::{Epic, EpicState, Person, Progress};
-use crate::extract::{self, Health, Priority, Rules, Section};
-use crate::schedule::Period;
+use crate::model::epic::{Epic, EpicState, Person, Progress};
+use crate::model::extract::{self, Health, Priority, Rules, Section};
+use crate::model::schedule::Period;
 
 /// The roll-up of one program for one period.
 #[derive(Debug, Clone, Serialize)]

@@ -1,3 +1,0 @@
-//! Delivering rendered roll-ups: Slack messages and GitLab roll-up issues.
-
-pub mod slack;

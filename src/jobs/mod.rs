@@ -1,0 +1,59 @@
+//! Jobs: one run of one program each, through every stage. A job claims its run in the
+//! state database, reads GitLab, builds the model, renders it, delivers it and records
+//! what it did, so an interrupted run resumes instead of posting again.
+//!
+//! - [`rollup`]: the weekly roll-up (Slack, and the roll-up issue through `issue`).
+//! - [`reminder`]: the Friday reminder about missing or stale sections.
+//! - `post`: posting a thread of messages, resuming one an earlier attempt began.
+//! - `issue`: the GitLab roll-up issue.
+//! - [`alert`]: failures reported to the error channel.
+
+pub mod alert;
+mod issue;
+mod post;
+pub mod reminder;
+pub mod rollup;
+
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::gitlab::{self, GitLabClient};
+use crate::slack::{self, SlackClient};
+use crate::state::{self, RunKey, Store};
+
+/// The clients and state a run uses.
+#[derive(Clone)]
+pub struct Services {
+    pub gitlab: GitLabClient,
+    /// `None` for commands that never post (preview, dry runs).
+    pub slack: Option<SlackClient>,
+    pub store: Arc<Store>,
+    pub clock: Arc<dyn Clock>,
+    /// GitLab instance URL, for references in sections.
+    pub gitlab_url: String,
+}
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("reading the epics of group {group} failed: {source}")]
+    GitLab {
+        group: String,
+        source: gitlab::Error,
+    },
+    #[error("posting to Slack channel {channel} failed: {source}")]
+    Slack {
+        channel: String,
+        source: slack::Error,
+    },
+    #[error("the state database failed: {0}")]
+    State(#[from] state::Error),
+    #[error("no Slack client is configured for delivery")]
+    NoSlack,
+}
+
+/// Counts a finished run in `rolly_runs_total`.
+pub fn count_run(key: &RunKey, outcome: &'static str) {
+    metrics::counter!("rolly_runs_total", "program" => key.program.clone(), "kind" => key.kind.as_str(), "outcome" => outcome)
+        .increment(1);
+}

@@ -1,0 +1,13 @@
+//! The pure middle: what rolly knows about epics and what it makes of them. No I/O, no
+//! configuration file types, no clients: everything arrives as arguments.
+//!
+//! - [`epic`]: plain records of what GitLab returned.
+//! - [`extract`]: status sections and scoped labels out of one epic, by a program's
+//!   [`extract::Rules`].
+//! - [`rollup`]: the roll-up of one program and period, compared with the last one.
+//! - [`schedule`]: cron and time zone to fire times; a fire time to its period.
+
+pub mod epic;
+pub mod extract;
+pub mod rollup;
+pub mod schedule;
