@@ -11,36 +11,33 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDateTime, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
+use croner::Cron;
+use croner::parser::{CronParser, Seconds, Year};
 use serde::{Deserialize, Serialize};
 
 /// A parsed cron expression, in crontab (5 fields) or seconds-first (6/7 fields) form.
 #[derive(Debug, Clone)]
 pub struct Schedule {
     expr: String,
-    cron: cron::Schedule,
+    cron: Cron,
 }
-
-/// Days of the week in crontab numbering (0 = Sunday, as is 7).
-const DAY_NAMES: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
 
 impl Schedule {
     /// Parses `expr`. Five fields are crontab (`min hour dom month dow`, Sunday = 0 or
-    /// 7); six or seven fields are `sec min hour dom month dow [year]` as the `cron`
-    /// crate reads them (Sunday = 1). Day names (`MON`, `MON-FRI`) mean the same in both.
+    /// 7); six or seven fields are `sec min hour dom month dow [year]` with Quartz's
+    /// weekday numbering (Sunday = 1), as rolly has always read them. Day names (`MON`,
+    /// `MON-FRI`) mean the same in both.
     ///
     /// # Errors
     /// A message saying what is wrong with the expression.
     pub fn parse(expr: &str) -> Result<Self, String> {
-        let fields: Vec<&str> = expr.split_whitespace().collect();
-        let normalized = match fields.len() {
-            5 => {
-                let dow = crontab_days_to_names(fields[4])?;
-                format!(
-                    "0 {} {} {} {} {}",
-                    fields[0], fields[1], fields[2], fields[3], dow
-                )
-            }
-            6 | 7 => fields.join(" "),
+        let parser = match expr.split_whitespace().count() {
+            5 => CronParser::builder()
+                .seconds(Seconds::Disallowed)
+                .year(Year::Disallowed),
+            6 | 7 => CronParser::builder()
+                .seconds(Seconds::Required)
+                .alternative_weekdays(true),
             n => {
                 return Err(format!(
                     "expected 5 fields (crontab: min hour day month weekday) or 6/7 fields \
@@ -48,8 +45,8 @@ impl Schedule {
                 ));
             }
         };
-        let cron = cron::Schedule::from_str(&normalized).map_err(|e| e.to_string())?;
-        if cron.upcoming(Utc).next().is_none() {
+        let cron = parser.build().parse(expr).map_err(|e| e.to_string())?;
+        if cron.find_next_occurrence(&Utc::now(), false).is_err() {
             return Err("never fires".into());
         }
         Ok(Self {
@@ -65,11 +62,12 @@ impl Schedule {
 
     /// The first fire time strictly after `after`.
     pub fn next_after(&self, tz: Tz, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        // Iterate wall-clock times (as naive UTC) from an hour before, so a repeated
-        // local hour is seen, and keep the first that maps to an instant after `after`.
+        // The expression is matched against wall-clock times (carried as naive UTC, which
+        // has no DST), starting two hours early so a repeated local hour is seen; each is
+        // then resolved to an instant by the module's DST rules.
         let start = wall_clock(tz, after) - Duration::hours(2);
         self.cron
-            .after(&Utc.from_utc_datetime(&start))
+            .iter_after(Utc.from_utc_datetime(&start))
             .map(|naive| resolve_local(tz, naive.naive_utc()))
             .find(|instant| *instant > after)
     }
@@ -78,8 +76,7 @@ impl Schedule {
     pub fn last_at_or_before(&self, tz: Tz, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let start = wall_clock(tz, at) + Duration::hours(2) + Duration::seconds(1);
         self.cron
-            .after(&Utc.from_utc_datetime(&start))
-            .rev()
+            .iter_before(Utc.from_utc_datetime(&start))
             .map(|naive| resolve_local(tz, naive.naive_utc()))
             .find(|instant| *instant <= at)
     }
@@ -112,6 +109,9 @@ fn wall_clock(tz: Tz, at: DateTime<Utc>) -> NaiveDateTime {
 }
 
 /// The instant of a wall-clock time, per the module's rules for DST changes.
+///
+/// croner's own rule for a skipped time (the first valid minute after the gap) would
+/// move a 02:30 run to 03:00; rolly's documented rule is an hour later, 03:30.
 fn resolve_local(tz: Tz, naive: NaiveDateTime) -> DateTime<Utc> {
     match tz.from_local_datetime(&naive) {
         LocalResult::Single(t) => t.with_timezone(&Utc),
@@ -122,59 +122,6 @@ fn resolve_local(tz: Tz, naive: NaiveDateTime) -> DateTime<Utc> {
             Utc.from_utc_datetime(&(naive - Duration::seconds(offset.into())))
         }
     }
-}
-
-/// Rewrites a crontab weekday field (0-7, Sunday = 0 or 7, names, ranges, steps, lists)
-/// as a list of day names, which the `cron` crate reads the same way.
-fn crontab_days_to_names(field: &str) -> Result<String, String> {
-    if field == "*" || field == "?" {
-        return Ok(field.to_owned());
-    }
-    let mut days = [false; 7];
-    for part in field.split(',') {
-        let (range, step) = match part.split_once('/') {
-            Some((r, s)) => {
-                let step: usize = s
-                    .parse()
-                    .map_err(|_| format!("bad step `{s}` in weekday field"))?;
-                if step == 0 {
-                    return Err("weekday step must be at least 1".into());
-                }
-                (r, step)
-            }
-            None => (part, 1),
-        };
-        let (lo, hi) = match range {
-            "*" => (0, 6),
-            r => match r.split_once('-') {
-                Some((a, b)) => (crontab_day(a)?, crontab_day(b)?),
-                None if step > 1 => (crontab_day(r)?, 6),
-                None => (crontab_day(r)?, crontab_day(r)?),
-            },
-        };
-        // `5-7` is Friday to Sunday: walk the week, wrapping 7 to 0.
-        let hi = if hi < lo { hi + 7 } else { hi };
-        for d in (lo..=hi).step_by(step) {
-            days[d % 7] = true;
-        }
-    }
-    let names: Vec<&str> = (0..7).filter(|&d| days[d]).map(|d| DAY_NAMES[d]).collect();
-    Ok(names.join(","))
-}
-
-fn crontab_day(token: &str) -> Result<usize, String> {
-    if let Ok(n) = token.parse::<usize>() {
-        return if n <= 7 {
-            Ok(if n == 7 { 0 } else { n })
-        } else {
-            Err(format!("weekday `{n}` is out of range 0-7"))
-        };
-    }
-    let upper = token.to_ascii_uppercase();
-    DAY_NAMES
-        .iter()
-        .position(|name| upper.starts_with(name))
-        .ok_or_else(|| format!("unknown weekday `{token}`"))
 }
 
 /// The reporting period of a run: the ISO week of its scheduled time in the program's
@@ -260,12 +207,21 @@ mod tests {
 
     #[test]
     fn crontab_weekday_ranges_steps_and_wrapping() {
-        assert_eq!(crontab_days_to_names("1-5").unwrap(), "MON,TUE,WED,THU,FRI");
-        assert_eq!(crontab_days_to_names("5-7").unwrap(), "SUN,FRI,SAT");
-        assert_eq!(crontab_days_to_names("*/2").unwrap(), "SUN,TUE,THU,SAT");
-        assert_eq!(crontab_days_to_names("mon,fri").unwrap(), "MON,FRI");
-        assert!(crontab_days_to_names("8").is_err());
-        assert!(crontab_days_to_names("funday").is_err());
+        let now = utc("2026-11-15T12:00:00Z"); // a Sunday
+        let days = |expr: &str| -> Vec<u32> {
+            Schedule::parse(expr)
+                .unwrap()
+                .upcoming(chrono_tz::UTC, now, 7)
+                .iter()
+                .map(|t| t.weekday().num_days_from_sunday())
+                .collect()
+        };
+        assert_eq!(days("0 8 * * 1-5"), [1, 2, 3, 4, 5, 1, 2]);
+        assert_eq!(days("0 8 * * 5-7"), [5, 6, 0, 5, 6, 0, 5]);
+        assert_eq!(days("0 8 * * */2"), [2, 4, 6, 0, 2, 4, 6]);
+        assert_eq!(days("0 8 * * mon,fri"), [1, 5, 1, 5, 1, 5, 1]);
+        assert!(Schedule::parse("0 8 * * 8").is_err());
+        assert!(Schedule::parse("0 8 * * funday").is_err());
     }
 
     #[test]
