@@ -11,12 +11,14 @@
 //!   every layer may use.
 //! - `model`: pure: epic records, extraction of sections and labels, the roll-up,
 //!   schedules and periods.
+//! - `demo`: the built-in sample program, made of model records only.
 //! - `config`: the TOML file and `ROLLY__` overrides, validated into [`Config`].
 //! - `render`: pure: Block Kit messages, GitLab markdown, the reminder, the terminal view.
 //! - `gitlab`, `slack`, `state`: the adapters: the GraphQL client, the Slack Web API
-//!   client, the SQLite state; none imports another.
+//!   client, the SQLite state; none imports another. Modules of one layer never use
+//!   each other, and files of one folder never use each other in a cycle.
 //! - `jobs`: one run of one program (roll-up, reminder): claim -> fetch -> build ->
-//!   render -> deliver -> record. `demo`: built-in sample data.
+//!   render -> deliver -> record.
 //! - `daemon`: timers, catch-up, retries, shutdown, running jobs through a trait;
 //!   `server`: /healthz, /readyz, /metrics.
 //! - `app`: the composition root: a config becomes clients, state and a clock.

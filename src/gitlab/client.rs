@@ -20,6 +20,7 @@ use super::queries;
 use super::wire::{
     auth_headers, error_chain, excerpt, graphql_endpoint, parse_answer, record, requested_wait,
 };
+use super::{EpicQuery, IssueRef};
 use crate::model::epic::{Epic, EpicState};
 use crate::retry::RetryPolicy;
 
@@ -30,29 +31,6 @@ const EPICS_PAGE_SIZE: u32 = 100;
 const MIN_EPICS_PAGE_SIZE: u32 = 10;
 /// Longest answer read; a page of 100 epics with long descriptions is a few MiB.
 const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
-
-/// Which epics a program reads.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EpicQuery {
-    /// Full path of the group, e.g. `gitlab-com/business-technology`.
-    pub group: String,
-    /// Also read epics of subgroups.
-    pub include_subgroups: bool,
-    /// Labels an epic must all carry, compared without regard to letter case.
-    pub labels: Vec<String>,
-    /// Read closed epics too.
-    pub include_closed: bool,
-}
-
-/// An issue that rolly created or found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IssueRef {
-    /// Internal id within its project, e.g. `17`.
-    pub iid: String,
-    pub title: String,
-    /// Link to the issue.
-    pub web_url: String,
-}
 
 /// A GitLab GraphQL client; clones share one connection pool.
 #[derive(Clone)]

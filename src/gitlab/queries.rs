@@ -7,8 +7,8 @@
 
 use graphql_client::GraphQLQuery;
 
-use super::client::{EpicQuery, IssueRef};
 use super::error::Error;
+use super::{EpicQuery, IssueRef};
 use crate::model::epic::{Epic, EpicState, HealthStatus, Person, Progress};
 
 // Custom scalars of the GitLab schema, as the generated code names them. Dates and
