@@ -83,6 +83,20 @@ fn check_offline_accepts_the_example_config_and_prints_next_runs() {
 }
 
 #[test]
+fn check_says_that_a_channel_given_by_name_weakens_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let by_id = check_offline(dir.path(), VALID);
+    assert!(!stdout(&by_id).contains("warn:"), "{}", stdout(&by_id));
+    let by_name = check_offline(dir.path(), &VALID.replace("C0123456789", "#crm-status"));
+    assert_eq!(by_name.status.code(), Some(0), "{}", stderr(&by_name));
+    assert!(
+        stdout(&by_name).contains("Give the channel id (C0123456789) for exactly-once"),
+        "{}",
+        stdout(&by_name)
+    );
+}
+
+#[test]
 fn unknown_key_exits_2_naming_key_and_program() {
     assert_config_error(
         &format!("{VALID}colour = \"red\""),
@@ -181,6 +195,9 @@ fn a_missing_config_file_exits_2_and_says_where_to_start() {
 fn usage_errors_exit_2() {
     assert_eq!(rolly(&["frobnicate"], &[]).status.code(), Some(2));
     assert_eq!(rolly(&["once", "--bogus"], &[]).status.code(), Some(2));
+    let typo = rolly(&["--log-level", "inf", "demo"], &[]);
+    assert_eq!(typo.status.code(), Some(2));
+    assert!(stderr(&typo).contains("--log-level"), "{}", stderr(&typo));
     let out = rolly(
         &[
             "once",
@@ -213,10 +230,55 @@ fn demo_prints_the_rollup_with_no_credentials_in_every_format() {
     assert!(stdout(&rolly(&["demo", "--format", "markdown"], &[])).starts_with("# CRM migration"));
 }
 
-#[test]
-fn json_logs_go_to_stderr_and_data_to_stdout() {
-    let out = rolly(&["--log-format", "json", "demo", "--format", "json"], &[]);
-    assert!(serde_json::from_slice::<serde_json::Value>(&out.stdout).is_ok());
+/// A config for program `crm` reading `GROUP` from `gitlab` and posting to `slack`.
+fn write_config(dir: &Path, gitlab: &FakeGitLab, slack: &FakeSlack) -> String {
+    let path = dir.join("rolly.toml");
+    let toml = format!(
+        "[gitlab]\nurl = \"{}\"\n[slack]\napi_url = \"{}\"\n[state]\npath = \"{}\"\n[[program]]\nname = \"crm\"\ngroup = \"{GROUP}\"\nlabels = [\"{LABEL}\"]\nslack_channel = \"{CHANNEL}\"\n",
+        gitlab.url(),
+        slack.api_url(),
+        dir.join("state.db").display()
+    );
+    std::fs::write(&path, toml).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+const TOKENS: [(&str, &str); 2] = [
+    ("GITLAB_TOKEN", crate::helpers::fake_gitlab::TOKEN),
+    ("SLACK_BOT_TOKEN", fake_slack::TOKEN),
+];
+
+#[tokio::test]
+async fn json_logs_go_to_stderr_and_data_to_stdout() {
+    let gitlab = FakeGitLab::start().await;
+    let slack = FakeSlack::start().await;
+    gitlab.add_group(GROUP, vec![epic("A").labels(&[LABEL])]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &gitlab, &slack);
+    let out = tokio::task::spawn_blocking(move || {
+        rolly(
+            &["--log-format", "json", "once", "--config", &config],
+            &TOKENS,
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("crm: delivered"),
+        "{}",
+        stdout(&out)
+    );
+    let logs: Vec<serde_json::Value> = stderr(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(
+        logs.iter().any(|l| l["message"] == "roll-up delivered"
+            && l["level"] == "INFO"
+            && l["span"]["program"] == "crm"),
+        "{logs:?}"
+    );
 }
 
 #[tokio::test]
@@ -225,23 +287,11 @@ async fn once_delivers_then_skips_the_same_period_and_force_delivers_again() {
     let slack = FakeSlack::start().await;
     gitlab.add_group(GROUP, vec![epic("A").labels(&[LABEL])]);
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("rolly.toml");
-    let toml = format!(
-        "[gitlab]\nurl = \"{}\"\n[slack]\napi_url = \"{}\"\n[state]\npath = \"{}\"\n[[program]]\nname = \"crm\"\ngroup = \"{GROUP}\"\nlabels = [\"{LABEL}\"]\nslack_channel = \"{CHANNEL}\"\n",
-        gitlab.url(),
-        slack.api_url(),
-        dir.path().join("state.db").display()
-    );
-    std::fs::write(&path, toml).unwrap();
-    let env = [
-        ("GITLAB_TOKEN", crate::helpers::fake_gitlab::TOKEN),
-        ("SLACK_BOT_TOKEN", fake_slack::TOKEN),
-    ];
-    let config = path.to_str().unwrap().to_owned();
+    let config = write_config(dir.path(), &gitlab, &slack);
     let run = |args: Vec<String>| {
         tokio::task::spawn_blocking(move || {
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            rolly(&args, &env)
+            rolly(&args, &TOKENS)
         })
     };
     let args = |extra: &[&str]| {

@@ -106,3 +106,65 @@ async fn reminders_as_direct_messages_go_to_each_mapped_person() {
         |p| p.channel == CHANNEL && serde_json::to_string(&p.blocks).unwrap().contains("Ghost")
     ));
 }
+
+#[tokio::test]
+async fn a_reminder_that_failed_after_its_first_message_sends_only_the_rest() {
+    let app = TestApp::spawn("reminder_schedule = \"0 9 * * FRI\"").await;
+    // Long titles, so the reminder takes several messages.
+    let epics = (0..80)
+        .map(|i| epic(&format!("Epic {i:02} {}", "with a long title ".repeat(8))).labels(&[LABEL]))
+        .collect();
+    app.gitlab.add_group(GROUP, epics);
+    let friday = monday() + chrono::Duration::days(4);
+    app.clock.set(friday);
+    app.slack.fail_next(
+        "chat.postMessage",
+        1,
+        crate::helpers::fake_slack::Fault::Pass,
+    );
+    app.slack.fail_next(
+        "chat.postMessage",
+        1,
+        crate::helpers::fake_slack::Fault::error("invalid_blocks"),
+    );
+    assert!(
+        remind(&app.svc, &app.config, app.program(), friday, false)
+            .await
+            .is_err()
+    );
+    assert_eq!(app.slack.posts().len(), 1);
+
+    let result = remind(&app.svc, &app.config, app.program(), friday, false)
+        .await
+        .unwrap();
+    let Reminded::Sent { messages, epics } = result else {
+        panic!("{result:?}")
+    };
+    assert_eq!(epics, 80);
+    let posts = app.slack.posts();
+    assert!(messages >= 1, "the parts after the first were sent");
+    assert_eq!(
+        posts.len(),
+        1 + messages,
+        "the first part was not sent again"
+    );
+    let first_ts = &posts[0].ts;
+    assert!(posts[0].thread_ts.is_none());
+    assert!(
+        posts[1..]
+            .iter()
+            .all(|p| p.thread_ts.as_ref() == Some(first_ts)),
+        "the rest are replies to the first message"
+    );
+    let all: String = posts
+        .iter()
+        .map(|p| serde_json::to_string(&p.blocks).unwrap())
+        .collect();
+    for i in 0..80 {
+        assert_eq!(
+            all.matches(&format!("Epic {i:02} ")).count(),
+            1,
+            "epic {i} is listed exactly once"
+        );
+    }
+}
