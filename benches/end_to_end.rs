@@ -9,8 +9,6 @@
 //! - GitLab requests: ceil(epics / 100) per program, since a page holds 100 epics;
 //! - wall time: a group's pages, read one after another on one cursor, times the
 //!   latency; programs run side by side, [`MAX_CONCURRENT_PROGRAMS`] at a time.
-//!   rolly reads a group from both ends at once, so it reads fewer pages in sequence
-//!   than this floor counts; the table shows both counts.
 //!
 //! Each run starts, by default, from a state file holding last week's delivered roll-up
 //! of the same epics (`--state weekly`), as every Monday's run but the first: the
@@ -20,9 +18,9 @@
 //! The stand-ins take time of their own: a page is answered a little after the latency,
 //! and a post takes a loopback round trip. Both are measured with a bare HTTP client
 //! and give a second floor for the run to the last post, that of a client that reads
-//! pages as rolly does but does nothing but wait for them: rolly's pages in sequence
-//! times the page's answer time, plus a program's posts (which follow one another in a
-//! thread) times the post's.
+//! the pages one after another and does nothing but wait for them: pages times the
+//! page's answer time, plus a program's posts (which follow one another in a thread)
+//! times the post's.
 //!
 //! ```text
 //! cargo bench --bench end_to_end -- --latency-ms 20 --sizes 100,1000,5000 --repeats 5
@@ -133,16 +131,6 @@ impl Scenario {
         self.per_program().div_ceil(PAGE).max(1)
     }
 
-    /// Pages rolly reads one after another for one program: the first page alone,
-    /// then one from each end side by side, until the two reads share an epic or one
-    /// reaches the other's end. Where they meet exactly at a page boundary, one more.
-    fn rounds_per_program(self) -> usize {
-        let epics = self.per_program();
-        (1..)
-            .find(|&k| PAGE * k >= epics || 2 * PAGE * k > epics + PAGE)
-            .expect("some round reads them all")
-    }
-
     fn gitlab_floor(self) -> usize {
         self.programs * self.pages_per_program()
     }
@@ -159,11 +147,11 @@ impl Scenario {
     }
 
     /// Until the last program has posted its last message, for a client that reads
-    /// pages as rolly does but only waits for the stand-ins; `posts` is how many
-    /// messages all programs posted.
+    /// the pages one after another and only waits for the stand-ins; `posts` is how
+    /// many messages all programs posted.
     fn stand_ins_floor(self, stand_ins: StandIns, posts: usize) -> Duration {
         let waves = self.programs.div_ceil(MAX_CONCURRENT_PROGRAMS) as u32;
-        let per_program = stand_ins.page * self.rounds_per_program() as u32
+        let per_program = stand_ins.page * self.pages_per_program() as u32
             + stand_ins.post * posts.div_ceil(self.programs) as u32;
         per_program * waves
     }
@@ -248,7 +236,7 @@ async fn run(args: Args) {
         stand_ins.post.as_secs_f64() * 1e3,
     );
     println!(
-        "| epics | programs | pages in sequence: one cursor / rolly | GitLab requests (floor, ×) | first post ms (floor, ×) | wall time ms (floor, ×) | run: first post ms (floor, ×) | run: last post ms (floor, ×) | run: last post, stand-ins' floor ms (×) | rolly CPU ms | Slack requests (posts) | peak RSS MiB |"
+        "| epics | programs | pages per program | GitLab requests (floor, ×) | first post ms (floor, ×) | wall time ms (floor, ×) | run: first post ms (floor, ×) | run: last post ms (floor, ×) | run: last post, stand-ins' floor ms (×) | rolly CPU ms | Slack requests (posts) | peak RSS MiB |"
     );
     println!("|---:|---:|---|---|---|---|---|---|---|---:|---|---:|");
     for scenario in scenarios {
@@ -283,11 +271,10 @@ fn report(s: Scenario, latency: Duration, stand_ins: StandIns, runs: &[Run]) {
     let gitlab_floor = s.gitlab_floor();
     let stand_ins_floor = s.stand_ins_floor(stand_ins, last.slack_posts);
     println!(
-        "| {} | {} | {} / {} | {} ({}, {:.2}) | {} | {} | {} | {} | {:.0} ({}) | {:.0} | {} ({}) | {:.1} |",
+        "| {} | {} | {} | {} ({}, {:.2}) | {} | {} | {} | {} | {:.0} ({}) | {:.0} | {} ({}) | {:.1} |",
         s.epics,
         s.programs,
         s.pages_per_program(),
-        s.rounds_per_program(),
         last.gitlab_requests,
         gitlab_floor,
         last.gitlab_requests as f64 / gitlab_floor as f64,
@@ -559,8 +546,7 @@ fn measure_helper(argv: &[String]) -> ExitCode {
 
 /// A synthetic GitLab: every epic of every group serialised in advance, a page
 /// joined from them and answered after `latency`, so what is measured is rolly, not
-/// the stand-in. Pages are read forwards or backwards as GitLab's keyset connection
-/// reads them (`keyset_page`).
+/// the stand-in. Pages follow GitLab's keyset cursor (`keyset_page`).
 struct SyntheticGitLab {
     url: url::Url,
     pages: Arc<Pages>,
@@ -694,8 +680,6 @@ async fn answer(State(pages): State<Arc<Pages>>, body: Bytes) -> Response {
         return (StatusCode::BAD_REQUEST, format!("no group {group:?}")).into_response();
     };
     let (page, page_info) = keyset_page(nodes, |i| i as u64, variables);
-    // `pageInfo` before `nodes`: GitLab writes fields in the order the query selects
-    // them.
     let answer = format!(
         r#"{{"data":{{"group":{{"workItems":{{"pageInfo":{page_info},"nodes":[{}]}}}}}}}}"#,
         page.join(",")
