@@ -553,7 +553,7 @@ struct SyntheticGitLab {
 }
 
 struct Pages {
-    /// group -> its epics as `EpicsPage` nodes, oldest first.
+    /// group -> its epics as `ItemsPage` nodes, oldest first.
     groups: HashMap<String, Vec<String>>,
     first_request: OnceLock<Instant>,
     latency: Duration,

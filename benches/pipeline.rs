@@ -61,6 +61,8 @@ fn build(epics: &[Epic], rules: &Rules) -> RollUp {
         gitlab_url: URL,
         rules,
         previous: None,
+        kinds: &[],
+        notices: &[],
     };
     build_model(epics, &ctx)
 }

@@ -174,6 +174,8 @@ fn context<'a>(
         gitlab_url: GITLAB_URL,
         rules,
         previous,
+        kinds: &[],
+        notices: &[],
     }
 }
 

@@ -68,10 +68,28 @@ impl RetryPolicy {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
+        self.run_unless(what, |_| false, op).await
+    }
+
+    /// [`run`](Self::run), except that errors for which `handled` holds are returned at
+    /// once: the caller has a better answer to them than asking again unchanged.
+    pub async fn run_unless<T, E, F, Fut>(
+        &self,
+        what: &str,
+        handled: impl Fn(&E) -> bool,
+        op: F,
+    ) -> Result<T, E>
+    where
+        E: Retryable + std::fmt::Display,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
         let max_wait = self.max_rate_limit_wait;
         op.retry(self.backoff())
             .sleep(tokio::time::sleep)
-            .when(|e: &E| e.is_retryable() && e.retry_after().is_none_or(|d| d <= max_wait))
+            .when(|e: &E| {
+                !handled(e) && e.is_retryable() && e.retry_after().is_none_or(|d| d <= max_wait)
+            })
             .adjust(|e: &E, backoff| match (e.retry_after(), backoff) {
                 // Out of attempts stays out of attempts; a server wait replaces backoff.
                 (_, None) => None,

@@ -15,6 +15,7 @@ use chrono_tz::Tz;
 use secrecy::SecretString;
 use url::Url;
 
+use crate::model::epic::ItemKind;
 use crate::model::extract::{HealthMap, Rules};
 use crate::model::schedule::Schedule;
 pub use validate::TokenNeeds;
@@ -90,6 +91,8 @@ pub struct Program {
     pub stale_after_days: u32,
     pub reminder_schedule: Option<Schedule>,
     pub reminder_target: ReminderTarget,
+    /// Which work items are roll-up items: epics (default), issues, or both.
+    pub item_types: Vec<ItemKind>,
     pub rollup_issue: Option<RollupIssue>,
 }
 

@@ -80,6 +80,7 @@ pub struct RawProgramSettings {
     pub include_closed: Option<bool>,
     pub reminder_schedule: Option<String>,
     pub reminder_target: Option<String>,
+    pub item_types: Option<Vec<String>>,
 }
 
 impl RawProgramSettings {
@@ -100,6 +101,7 @@ impl RawProgramSettings {
             include_closed: self.include_closed.or(d.include_closed),
             reminder_schedule: self.reminder_schedule.or(d.reminder_schedule),
             reminder_target: self.reminder_target.or(d.reminder_target),
+            item_types: self.item_types.or(d.item_types),
         }
     }
 }
@@ -128,6 +130,7 @@ pub struct RawProgram {
     pub include_closed: Option<bool>,
     pub reminder_schedule: Option<String>,
     pub reminder_target: Option<String>,
+    pub item_types: Option<Vec<String>>,
     pub rollup_issue: Option<RawRollupIssue>,
 }
 
@@ -157,6 +160,7 @@ impl RawProgram {
             include_closed: self.include_closed,
             reminder_schedule: self.reminder_schedule.clone(),
             reminder_target: self.reminder_target.clone(),
+            item_types: self.item_types.clone(),
         }
     }
 }

@@ -14,7 +14,7 @@ use super::{
     Config, GitLabSettings, Problem, Program, ReminderTarget, RollupIssue, ServerSettings,
     SlackSettings, StateSettings,
 };
-use crate::model::epic::HealthStatus;
+use crate::model::epic::{HealthStatus, ItemKind};
 use crate::model::extract::HealthMap;
 use crate::model::schedule::Schedule;
 
@@ -56,7 +56,8 @@ const DEFAULT_STATUS_START: &str = "<!-- Status Start -->";
 const DEFAULT_STATUS_END: &str = "<!-- Status End -->";
 const DEFAULT_CATCH_UP_WINDOW: &str = "24h";
 const DEFAULT_STALE_AFTER_DAYS: u32 = 7;
-const DEFAULT_TIMEOUT_SECS: u64 = 30;
+/// A little above GitLab's own 30 s limit, so that GitLab says why before rolly gives up.
+const DEFAULT_TIMEOUT_SECS: u64 = 35;
 const DEFAULT_MAX_RETRIES: u32 = 5;
 const DEFAULT_ROLLUP_LABEL: &str = "rolly-rollup";
 
@@ -390,6 +391,7 @@ fn program(
             ReminderTarget::Channel
         }
     };
+    let item_types = item_types(c, &key("item_types"), at, s.item_types.as_deref());
     let status_start = s
         .status_start
         .unwrap_or_else(|| DEFAULT_STATUS_START.into());
@@ -431,8 +433,39 @@ fn program(
         stale_after_days: s.stale_after_days.unwrap_or(DEFAULT_STALE_AFTER_DAYS),
         reminder_schedule,
         reminder_target,
+        item_types,
         rollup_issue,
     })
+}
+
+/// `item_types`: epics by default; issues for GitLab Free, which has no epics.
+fn item_types(
+    c: &mut Check<'_>,
+    key: &str,
+    at: Option<&str>,
+    raw: Option<&[String]>,
+) -> Vec<ItemKind> {
+    let Some(raw) = raw else {
+        return vec![ItemKind::Epic];
+    };
+    if raw.is_empty() {
+        c.problem(key, at, "must name at least one of epic, issue");
+    }
+    let mut kinds = Vec::new();
+    for name in raw {
+        let kind = match name.trim().to_ascii_lowercase().as_str() {
+            "epic" => ItemKind::Epic,
+            "issue" => ItemKind::Issue,
+            other => {
+                c.problem(key, at, format!("`{other}` is not one of epic, issue"));
+                continue;
+            }
+        };
+        if !kinds.contains(&kind) {
+            kinds.push(kind);
+        }
+    }
+    kinds
 }
 
 fn rollup_issue(

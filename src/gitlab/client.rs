@@ -18,17 +18,19 @@ use url::Url;
 use super::error::Error;
 use super::queries;
 use super::wire::{
-    auth_headers, error_chain, excerpt, graphql_endpoint, parse_answer, record, requested_wait,
+    Answer, auth_headers, error_chain, errors_to_error, excerpt, graphql_endpoint, parse_answer,
+    record, requested_wait,
 };
-use super::{EpicQuery, IssueRef};
-use crate::model::epic::{Epic, EpicState};
+use super::{IssueRef, ItemQuery, ItemsRead, LabelFilter};
+use crate::model::epic::{Epic, EpicState, ItemKind};
+use crate::model::rollup::Notice;
 use crate::retry::RetryPolicy;
 
-/// Epics asked for per page: GitLab's maximum. The selection stays well under the
-/// complexity limit at this size; the reasoning is in `graphql/epics.graphql`.
-const EPICS_PAGE_SIZE: u32 = 100;
-/// Smallest page tried when GitLab still calls the query too complex.
-const MIN_EPICS_PAGE_SIZE: u32 = 10;
+/// Items asked for per page: GitLab's maximum. The selection stays well under the
+/// complexity limit at this size; the reasoning is in `graphql/items.graphql`.
+const ITEMS_PAGE_SIZE: u32 = 100;
+/// Smallest page tried when GitLab still calls the query too complex or cuts it off.
+const MIN_ITEMS_PAGE_SIZE: u32 = 10;
 /// Longest answer read; a page of 100 epics with long descriptions is a few MiB.
 const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
 
@@ -117,46 +119,137 @@ impl GitLabClient {
         Ok(queries::group_found(&data))
     }
 
-    /// All epics the program selects: open ones (unless `include_closed`) carrying every
-    /// label of `query.labels` in any letter case, read page by page.
+    /// All items the program selects: open ones (unless `include_closed`) of its types,
+    /// carrying every label of `query.labels` in any letter case, read page by page.
+    ///
+    /// The labels are first looked up in the group, so that GitLab filters with their
+    /// exact titles and a program costs its own pages, not its group's. A label found
+    /// nowhere reads nothing and says so in [`ItemsRead::notices`]; so does an item
+    /// GitLab could not return.
     ///
     /// # Errors
     /// [`Error::GroupNotFound`] when the group is missing or hidden, plus the request
     /// errors of every call.
-    pub async fn fetch_epics(&self, query: &EpicQuery) -> Result<Vec<Epic>, Error> {
-        let mut epics = Vec::new();
-        let mut size = EPICS_PAGE_SIZE;
+    pub async fn fetch_items(&self, query: &ItemQuery) -> Result<ItemsRead, Error> {
+        let filter = match self.label_filter(query).await? {
+            Ok(filter) => filter,
+            Err(missing) => {
+                return Ok(ItemsRead {
+                    items: Vec::new(),
+                    notices: missing
+                        .into_iter()
+                        .map(|label| Notice::LabelNotFound {
+                            label,
+                            group: query.group.clone(),
+                        })
+                        .collect(),
+                });
+            }
+        };
+        let mut read = ItemsRead::default();
+        let mut size = ITEMS_PAGE_SIZE;
         let mut cursor: Option<String> = None;
         loop {
-            let variables = queries::epics_variables(query, size, cursor.clone());
-            let data = match self
-                .execute_raw::<queries::EpicsPage>("epics", variables)
+            let variables = queries::items_variables(query, &filter, size, cursor.clone());
+            let shrinkable = size > MIN_ITEMS_PAGE_SIZE;
+            let answer = match self
+                .execute_raw::<queries::ItemsPage>("items", variables, |e| {
+                    shrinkable && e.is_timed_out()
+                })
                 .await
             {
-                Err(e) if e.is_too_complex() && size > MIN_EPICS_PAGE_SIZE => {
-                    size = (size / 2).max(MIN_EPICS_PAGE_SIZE);
-                    tracing::warn!(group = %query.group, page_size = size, error = %e, "smaller epic pages");
+                Err(e) if shrinkable && (e.is_too_complex() || e.is_timed_out()) => {
+                    size = (size / 2).max(MIN_ITEMS_PAGE_SIZE);
+                    tracing::warn!(group = %query.group, page_size = size, error = %e, "smaller item pages");
                     continue;
                 }
                 answer => answer?,
             };
-            // A page of 100 epics with long descriptions is megabytes of JSON: decoded
+            // A page of 100 items with long descriptions is megabytes of JSON: decoded
             // on the blocking pool, so other programs' requests go on meanwhile.
             let group = query.group.clone();
             let page = tokio::task::spawn_blocking(move || {
-                decode::<queries::EpicsPage>("epics", &data)
-                    .and_then(|data| queries::epics_page(data, &group))
+                decode::<queries::ItemsPage>("items", &answer.data)
+                    .and_then(|data| queries::items_page(data, &group, &answer.errors))
             })
             .await
             .map_err(|e| Error::UnexpectedAnswer {
-                operation: "epics",
+                operation: "items",
                 detail: format!("decoding a page failed ({e})"),
             })??;
-            epics.extend(page.items.into_iter().filter(|e| is_selected(query, e)));
+            for error in &page.other_errors {
+                tracing::warn!(group = %query.group, error = %error, "GitLab reported an error beside the items it returned");
+            }
+            for reason in page.not_read {
+                tracing::warn!(group = %query.group, reason = %reason, "GitLab could not return an item");
+                read.notices.push(Notice::ItemNotRead { reason });
+            }
+            for item in page.items {
+                if let Some(reason) = &item.unreadable {
+                    tracing::warn!(group = %query.group, item = %item.web_url, reason = %reason, "some fields of an item could not be read");
+                }
+                if is_selected(query, &item) {
+                    read.items.push(item);
+                }
+            }
             match page.next_cursor {
                 Some(next) if cursor.as_ref() == Some(&next) => return Err(stuck_cursor()),
                 Some(next) => cursor = Some(next),
-                None => return Ok(epics),
+                None => return Ok(read),
+            }
+        }
+    }
+
+    /// The server-side label filter of `query`, or the configured labels that exist
+    /// nowhere in its group. Each label is looked up once, all of them side by side.
+    async fn label_filter(
+        &self,
+        query: &ItemQuery,
+    ) -> Result<Result<LabelFilter, Vec<String>>, Error> {
+        let mut wanted: Vec<&str> = Vec::new();
+        for label in &query.labels {
+            let label = label.trim();
+            if !wanted.iter().any(|w| same_label(w, label)) {
+                wanted.push(label);
+            }
+        }
+        let found = futures::future::try_join_all(
+            wanted
+                .iter()
+                .map(|label| self.label_titles(&query.group, label)),
+        )
+        .await?;
+        let missing: Vec<String> = wanted
+            .iter()
+            .zip(&found)
+            .filter(|(_, titles)| titles.is_empty())
+            .map(|(label, _)| (*label).to_owned())
+            .collect();
+        if !missing.is_empty() {
+            return Ok(Err(missing));
+        }
+        Ok(Ok(label_filter(found)))
+    }
+
+    /// The exact titles of `label` (in any letter case) that items of `group` can carry.
+    async fn label_titles(&self, group: &str, label: &str) -> Result<Vec<String>, Error> {
+        let mut titles: Vec<String> = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let variables = queries::labels_variables(group, label, cursor.clone());
+            let data = self
+                .execute::<queries::GroupLabels>("labels", variables)
+                .await?;
+            let page = queries::labels_page(data, group)?;
+            for title in page.items {
+                if same_label(&title, label) && !titles.contains(&title) {
+                    titles.push(title);
+                }
+            }
+            match page.next_cursor {
+                Some(next) if cursor.as_ref() == Some(&next) => return Err(stuck_cursor()),
+                Some(next) => cursor = Some(next),
+                None => return Ok(titles),
             }
         }
     }
@@ -227,22 +320,30 @@ impl GitLabClient {
         queries::closed_issue(data, project, iid)
     }
 
-    /// Sends one operation with retries and decodes its `data`.
+    /// Sends one operation with retries and decodes its `data`; GraphQL errors beside
+    /// the data fail it.
     async fn execute<Q: GraphQLQuery>(
         &self,
         operation: &'static str,
         variables: Q::Variables,
     ) -> Result<Q::ResponseData, Error> {
-        let data = self.execute_raw::<Q>(operation, variables).await?;
-        decode::<Q>(operation, &data)
+        let answer = self
+            .execute_raw::<Q>(operation, variables, |_| false)
+            .await?;
+        if !answer.errors.is_empty() {
+            return Err(errors_to_error(operation, &self.endpoint(), &answer.errors));
+        }
+        decode::<Q>(operation, &answer.data)
     }
 
-    /// Sends one operation with retries; returns its `data` undecoded.
+    /// Sends one operation, retrying what is worth retrying unless `handled` says the
+    /// caller will answer it; returns the answer undecoded.
     async fn execute_raw<Q: GraphQLQuery>(
         &self,
         operation: &'static str,
         variables: Q::Variables,
-    ) -> Result<Box<RawValue>, Error> {
+        handled: impl Fn(&Error) -> bool,
+    ) -> Result<Answer, Error> {
         let body = serde_json::to_vec(&Q::build_query(variables)).map_err(|e| {
             Error::UnexpectedAnswer {
                 operation,
@@ -251,12 +352,12 @@ impl GitLabClient {
         })?;
         let retry = self.inner.retry;
         retry
-            .run(operation, || self.attempt(operation, &body))
+            .run_unless(operation, handled, || self.attempt(operation, &body))
             .await
     }
 
     /// One HTTP request, logged and measured; returns the answer's `data`.
-    async fn attempt(&self, operation: &'static str, body: &[u8]) -> Result<Box<RawValue>, Error> {
+    async fn attempt(&self, operation: &'static str, body: &[u8]) -> Result<Answer, Error> {
         let started = Instant::now();
         let sent = self
             .inner
@@ -281,7 +382,7 @@ impl GitLabClient {
         &self,
         operation: &'static str,
         response: reqwest::Response,
-    ) -> Result<Box<RawValue>, Error> {
+    ) -> Result<Answer, Error> {
         let status = response.status();
         if status == StatusCode::TOO_MANY_REQUESTS {
             return Err(Error::RateLimited {
@@ -297,7 +398,7 @@ impl GitLabClient {
             return Err(self.status_error(status, &body));
         }
         let body = self.read_body(operation, response).await?;
-        parse_answer(operation, &body)
+        parse_answer(operation, &self.endpoint(), &body)
     }
 
     /// The body, read in chunks so an oversized answer fails instead of filling memory.
@@ -328,6 +429,11 @@ impl GitLabClient {
         match status {
             StatusCode::UNAUTHORIZED => Error::Unauthorized { endpoint },
             StatusCode::FORBIDDEN => Error::Forbidden { endpoint },
+            // GitLab answers 503 when its time limit cut the query off.
+            StatusCode::SERVICE_UNAVAILABLE => Error::TimedOut {
+                endpoint,
+                detail: format!("HTTP 503: {}", excerpt(body)),
+            },
             _ => Error::Http {
                 endpoint,
                 status: status.as_u16(),
@@ -373,32 +479,77 @@ fn stuck_cursor() -> Error {
     }
 }
 
-/// The program's filter, applied to what GitLab returned: state, then every label in
-/// any letter case.
-///
-/// Labels are not sent to GitLab (`labelName`): its label filter combines several
-/// labels with AND but matches titles exactly and case-sensitively (`title IN (...)` in
-/// PostgreSQL), and answers nothing at all when one title is not found ("Found less
-/// labels in the DB than we were searching for. Return nothing.", `Issuables::LabelFilter`
-/// in `app/finders/issuables/label_filter.rb` of gitlabhq/gitlabhq). A config saying
-/// `it-proj::crm` would so drop every epic labelled `IT-Proj::CRM`. Reading the group's
-/// open epics and filtering here costs a few more pages, once a week. Labels beyond the
-/// first 100 of an epic are not read.
-fn is_selected(query: &EpicQuery, epic: &Epic) -> bool {
-    (query.include_closed || epic.state == EpicState::Open)
-        && carries_all_labels(&epic.labels, &query.labels)
+/// The server-side filter from each configured label's titles: labels with one
+/// spelling must all be carried (`labelName`); the first label with several spellings
+/// takes any of them (`or`). GraphQL has one `or` per query, so a second such label is
+/// left to the client's check.
+fn label_filter(found: Vec<Vec<String>>) -> LabelFilter {
+    let mut filter = LabelFilter::default();
+    for mut titles in found {
+        match titles.len() {
+            1 => filter.all.append(&mut titles),
+            _ if filter.any.is_none() => filter.any = Some(titles),
+            _ => {}
+        }
+    }
+    filter
 }
 
-fn carries_all_labels(epic_labels: &[String], wanted: &[String]) -> bool {
-    wanted.iter().all(|want| {
-        let want = want.to_lowercase();
-        epic_labels.iter().any(|have| have.to_lowercase() == want)
-    })
+fn same_label(a: &str, b: &str) -> bool {
+    a.trim().to_lowercase() == b.trim().to_lowercase()
+}
+
+/// The program's filter, applied to what GitLab returned: state, scope, then every
+/// label in any letter case. GitLab filtered on the same titles already; this is the
+/// safety net should an instance ignore a filter argument.
+fn is_selected(query: &ItemQuery, item: &Epic) -> bool {
+    (query.include_closed || item.state == EpicState::Open)
+        && query.types.contains(&item.kind)
+        && in_scope(query, item)
+        && carries_all_labels(&item.labels, &query.labels)
+}
+
+/// Without subgroups: epics of the group itself, issues of its own projects.
+fn in_scope(query: &ItemQuery, item: &Epic) -> bool {
+    if query.include_subgroups {
+        return true;
+    }
+    let parent = match item.kind {
+        ItemKind::Epic => item.group_path.as_str(),
+        ItemKind::Issue => item
+            .group_path
+            .rsplit_once('/')
+            .map_or("", |(parent, _)| parent),
+    };
+    parent == query.group
+}
+
+fn carries_all_labels(item_labels: &[String], wanted: &[String]) -> bool {
+    wanted
+        .iter()
+        .all(|want| item_labels.iter().any(|have| same_label(have, want)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_spelling_is_required_and_several_are_any_of() {
+        let found = vec![
+            vec!["it-proj::crm".to_owned()],
+            vec!["Build".to_owned(), "build".to_owned()],
+            vec!["x".to_owned(), "X".to_owned()],
+            vec!["it-status::wip".to_owned()],
+        ];
+        assert_eq!(
+            label_filter(found),
+            LabelFilter {
+                all: vec!["it-proj::crm".to_owned(), "it-status::wip".to_owned()],
+                any: Some(vec!["Build".to_owned(), "build".to_owned()]),
+            }
+        );
+    }
 
     #[test]
     fn labels_match_in_any_letter_case_and_all_are_required() {

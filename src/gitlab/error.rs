@@ -70,6 +70,19 @@ pub enum Error {
         body: String,
     },
 
+    /// GitLab's own time limit cut the query off (HTTP 503, or "Request timed out").
+    /// A smaller page usually passes.
+    #[error(
+        "GitLab at {endpoint} gave up on the request within its own time limit ({detail}). \
+         rolly asks for smaller pages; if this persists, GitLab is overloaded."
+    )]
+    TimedOut {
+        /// The GraphQL endpoint that answered.
+        endpoint: String,
+        /// What GitLab said.
+        detail: String,
+    },
+
     /// No answer within the configured request timeout.
     #[error(
         "GitLab at {endpoint} did not answer within {} s (request timeout). Check the network \
@@ -175,6 +188,11 @@ impl Error {
             if messages.iter().any(|m| m.to_ascii_lowercase().contains("complexity")))
     }
 
+    /// True when GitLab's time limit cut the query off; a smaller page may pass.
+    pub fn is_timed_out(&self) -> bool {
+        matches!(self, Error::TimedOut { .. })
+    }
+
     /// The `outcome` label of `rolly_gitlab_requests_total` for this failure.
     pub fn outcome(&self) -> &'static str {
         match self {
@@ -183,7 +201,7 @@ impl Error {
             Error::Forbidden { .. } => "forbidden",
             Error::RateLimited { .. } => "rate_limited",
             Error::Http { .. } => "http_error",
-            Error::Timeout { .. } => "timeout",
+            Error::Timeout { .. } | Error::TimedOut { .. } => "timeout",
             Error::Network { .. } => "network_error",
             Error::GraphQl { .. } => "graphql_error",
             Error::GroupNotFound { .. } | Error::ProjectNotFound { .. } => "not_found",
@@ -196,7 +214,10 @@ impl Error {
 impl Retryable for Error {
     fn is_retryable(&self) -> bool {
         match self {
-            Error::Network { .. } | Error::Timeout { .. } | Error::RateLimited { .. } => true,
+            Error::Network { .. }
+            | Error::Timeout { .. }
+            | Error::TimedOut { .. }
+            | Error::RateLimited { .. } => true,
             Error::Http { status, .. } => *status >= 500,
             _ => false,
         }

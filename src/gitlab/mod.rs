@@ -1,7 +1,7 @@
-//! Reading epics from GitLab through the GraphQL work items API, and writing the
-//! roll-up issue.
+//! Reading a program's items (epics, or issues on GitLab Free) through the GraphQL work
+//! items API, and writing the roll-up issue.
 //!
-//! The module's own records, [`EpicQuery`] and [`IssueRef`], are defined here, so the
+//! The module's own records ([`ItemQuery`], [`ItemsRead`], [`IssueRef`]) are defined here, so the
 //! client and the queries share them without using each other.
 //!
 //! - `client`: [`GitLabClient`], one instance's endpoint, token, timeout, retries and
@@ -20,17 +20,48 @@ mod wire;
 pub use client::GitLabClient;
 pub use error::Error;
 
-/// Which epics a program reads.
+use crate::model::epic::{Epic, ItemKind};
+use crate::model::rollup::Notice;
+
+/// Which items a program reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EpicQuery {
+pub struct ItemQuery {
     /// Full path of the group, e.g. `gitlab-com/business-technology`.
     pub group: String,
-    /// Also read epics of subgroups.
+    /// Epics, issues, or both.
+    pub types: Vec<ItemKind>,
+    /// Also read items of subgroups.
     pub include_subgroups: bool,
-    /// Labels an epic must all carry, compared without regard to letter case.
+    /// Labels an item must all carry, compared without regard to letter case.
     pub labels: Vec<String>,
-    /// Read closed epics too.
+    /// Read closed items too.
     pub include_closed: bool,
+}
+
+impl ItemQuery {
+    /// Whether GitLab is asked for the group's descendants: for subgroups, and for
+    /// issues, which live in the group's projects. What is not wanted of them is left
+    /// out on the client.
+    fn reads_descendants(&self) -> bool {
+        self.include_subgroups || self.types.contains(&ItemKind::Issue)
+    }
+}
+
+/// What a program's read found: its items, and what its readers must be told.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ItemsRead {
+    pub items: Vec<Epic>,
+    pub notices: Vec<Notice>,
+}
+
+/// The label titles an items query is filtered with on the server.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct LabelFilter {
+    /// Titles an item must all carry (`labelName`).
+    all: Vec<String>,
+    /// The spellings of one configured label that exists in several letter cases, any of
+    /// which will do (`or: { labelNames }`).
+    any: Option<Vec<String>>,
 }
 
 /// An issue that rolly created or found.

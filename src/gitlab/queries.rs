@@ -8,24 +8,38 @@
 use graphql_client::GraphQLQuery;
 
 use super::error::Error;
-use super::{EpicQuery, IssueRef};
-use crate::model::epic::{Epic, EpicState, HealthStatus, Person, Progress};
+use super::wire::FieldError;
+use super::{IssueRef, ItemQuery, LabelFilter};
+use crate::model::epic::{Epic, EpicState, HealthStatus, ItemKind, Person, Progress};
 
 // Custom scalars of the GitLab schema, as the generated code names them. Dates and
 // times become chrono types; GitLab sends ISO 8601 (`2024-05-01T09:30:00Z`, `2024-05-31`).
 type WorkItemID = String;
+// Only named by the `or` filter's custom field input, which rolly leaves empty.
+type IssuablesCustomFieldID = String;
+type IssuablesCustomFieldSelectOptionID = String;
 type Time = chrono::DateTime<chrono::Utc>;
 type Date = chrono::NaiveDate;
 
-/// One page of a group's epics as work items.
+/// One page of a program's roll-up items (epics or issues) as work items.
 #[derive(GraphQLQuery)]
 #[graphql(
     schema_path = "graphql/schema.graphql",
-    query_path = "graphql/epics.graphql",
+    query_path = "graphql/items.graphql",
     variables_derives = "Debug",
     response_derives = "Debug"
 )]
-pub(super) struct EpicsPage;
+pub(super) struct ItemsPage;
+
+/// Labels of a group (with ancestors and descendants) whose title contains a term.
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "graphql/schema.graphql",
+    query_path = "graphql/labels.graphql",
+    variables_derives = "Debug",
+    response_derives = "Debug"
+)]
+pub(super) struct GroupLabels;
 
 /// The username behind the token.
 #[derive(GraphQLQuery)]
@@ -77,8 +91,9 @@ pub(super) struct OpenIssuesWithLabel;
 )]
 pub(super) struct CloseIssue;
 
-/// Name GitLab gives the work item type of child issues in `rolledUpCountsByType`.
+/// Names GitLab gives work item types in `workItemType` and `rolledUpCountsByType`.
 const ISSUE_TYPE_NAME: &str = "Issue";
+const TASK_TYPE_NAME: &str = "Task";
 
 /// A page of results and the cursor of the next one (`None` on the last page).
 #[derive(Debug)]
@@ -87,51 +102,164 @@ pub(super) struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
-/// Variables for one page of epics after `cursor`: open ones only unless closed ones
-/// are wanted.
-pub(super) fn epics_variables(
-    query: &EpicQuery,
+/// Variables for one page of items after `cursor`: open ones only unless closed ones
+/// are wanted, with the labels the client resolved.
+pub(super) fn items_variables(
+    query: &ItemQuery,
+    labels: &LabelFilter,
     size: u32,
     cursor: Option<String>,
-) -> epics_page::Variables {
+) -> items_page::Variables {
     let state = if query.include_closed {
-        epics_page::IssuableState::all
+        items_page::IssuableState::all
     } else {
-        epics_page::IssuableState::opened
+        items_page::IssuableState::opened
     };
-    epics_page::Variables {
+    let types = query
+        .types
+        .iter()
+        .map(|kind| match kind {
+            ItemKind::Epic => items_page::IssueType::EPIC,
+            ItemKind::Issue => items_page::IssueType::ISSUE,
+        })
+        .collect();
+    items_page::Variables {
         group: query.group.clone(),
-        include_subgroups: query.include_subgroups,
+        types,
+        include_descendants: query.reads_descendants(),
         state,
+        label_name: (!labels.all.is_empty()).then(|| labels.all.clone()),
+        or: labels
+            .any
+            .clone()
+            .map(|titles| items_page::UnionedWorkItemFilterInput {
+                assignee_usernames: None,
+                author_usernames: None,
+                label_names: Some(titles),
+                custom_field: None,
+            }),
         first: i64::from(size),
         after: cursor,
     }
 }
 
-/// One page of epics, or [`Error::GroupNotFound`] when GitLab answered `group: null`.
-pub(super) fn epics_page(data: epics_page::ResponseData, group: &str) -> Result<Page<Epic>, Error> {
+/// One page of items as GitLab answered it.
+#[derive(Debug)]
+pub(super) struct ItemsPageRead {
+    pub items: Vec<Epic>,
+    /// GitLab's reasons for items it returned as errors only.
+    pub not_read: Vec<String>,
+    /// Errors GitLab sent that name no item.
+    pub other_errors: Vec<String>,
+    pub next_cursor: Option<String>,
+}
+
+/// One page of items, or [`Error::GroupNotFound`] when GitLab answered `group: null`.
+/// `errors` are those GitLab sent beside the data: an item whose fields errored keeps
+/// what was read and carries the reason.
+pub(super) fn items_page(
+    data: items_page::ResponseData,
+    group: &str,
+    errors: &[FieldError],
+) -> Result<ItemsPageRead, Error> {
     let group_data = data.group.ok_or_else(|| Error::GroupNotFound {
         path: group.to_owned(),
     })?;
     let work_items = group_data
         .work_items
         .ok_or_else(|| Error::UnexpectedAnswer {
-            operation: "epics",
+            operation: "items",
             detail: format!(
-                "GitLab returned no work items for group {group}; the work items API may be \
-                 unavailable on this instance"
+                "GitLab returned no work items for group {group}{}",
+                if errors.is_empty() {
+                    "; the work items API may be unavailable on this instance".to_owned()
+                } else {
+                    format!(" ({})", messages(errors.iter()))
+                }
             ),
         })?;
     let info = work_items.page_info;
+    let mut read = ItemsPageRead {
+        items: Vec::new(),
+        not_read: Vec::new(),
+        other_errors: Vec::new(),
+        next_cursor: cursor_to("items", "next", info.has_next_page, info.end_cursor)?,
+    };
+    let nodes = work_items.nodes.unwrap_or_default();
+    let mut reasons: Vec<Vec<&FieldError>> = vec![Vec::new(); nodes.len()];
+    for error in errors {
+        match node_index(error) {
+            Some(i) if i < nodes.len() => reasons[i].push(error),
+            _ => read.other_errors.push(error.message.clone()),
+        }
+    }
+    for (node, reasons) in nodes.into_iter().zip(reasons) {
+        let reason = (!reasons.is_empty()).then(|| messages(reasons.into_iter()));
+        match (node, reason) {
+            (Some(node), reason) => {
+                let mut item = item_from(node, group);
+                item.unreadable = reason;
+                read.items.push(item);
+            }
+            (None, Some(reason)) => read.not_read.push(reason),
+            (None, None) => {}
+        }
+    }
+    Ok(read)
+}
+
+/// The item an error's path points into: `["group", "workItems", "nodes", 12, ...]`.
+fn node_index(error: &FieldError) -> Option<usize> {
+    match error.path.as_slice() {
+        [_, _, nodes, index, ..] if nodes == "nodes" => {
+            index.as_u64().and_then(|i| usize::try_from(i).ok())
+        }
+        _ => None,
+    }
+}
+
+fn messages<'a>(errors: impl Iterator<Item = &'a FieldError>) -> String {
+    let all: Vec<&str> = errors.map(|e| e.message.trim()).collect();
+    all.join("; ")
+}
+
+/// Variables for one page of the labels whose title contains `label`.
+pub(super) fn labels_variables(
+    group: &str,
+    label: &str,
+    cursor: Option<String>,
+) -> group_labels::Variables {
+    group_labels::Variables {
+        group: group.to_owned(),
+        search: label.to_owned(),
+        after: cursor,
+    }
+}
+
+/// One page of label titles, or [`Error::GroupNotFound`] for `group: null`.
+pub(super) fn labels_page(
+    data: group_labels::ResponseData,
+    group: &str,
+) -> Result<Page<String>, Error> {
+    let group_data = data.group.ok_or_else(|| Error::GroupNotFound {
+        path: group.to_owned(),
+    })?;
+    let Some(labels) = group_data.labels else {
+        return Ok(Page {
+            items: Vec::new(),
+            next_cursor: None,
+        });
+    };
+    let info = labels.page_info;
     Ok(Page {
-        items: work_items
+        items: labels
             .nodes
             .unwrap_or_default()
             .into_iter()
             .flatten()
-            .map(|node| epic_from(node, group))
+            .map(|l| l.title)
             .collect(),
-        next_cursor: cursor_to("epics", "next", info.has_next_page, info.end_cursor)?,
+        next_cursor: cursor_to("labels", "next", info.has_next_page, info.end_cursor)?,
     })
 }
 
@@ -153,18 +281,28 @@ fn cursor_to(
     }
 }
 
-type WorkItemNode = epics_page::EpicsPageGroupWorkItemsNodes;
-type Widget = epics_page::EpicsPageGroupWorkItemsNodesWidgets;
+type WorkItemNode = items_page::ItemsPageGroupWorkItemsNodes;
+type Widget = items_page::ItemsPageGroupWorkItemsNodesWidgets;
 
 /// Converts one work item; widgets the item lacks leave their fields empty.
-fn epic_from(node: WorkItemNode, group: &str) -> Epic {
+fn item_from(node: WorkItemNode, group: &str) -> Epic {
+    let kind = if node
+        .work_item_type
+        .name
+        .eq_ignore_ascii_case(ISSUE_TYPE_NAME)
+    {
+        ItemKind::Issue
+    } else {
+        ItemKind::Epic
+    };
     let mut epic = Epic {
         id: node.id,
+        kind,
         iid: node.iid,
         title: node.title,
         web_url: node.web_url.unwrap_or_default(),
         state: match node.state {
-            epics_page::WorkItemState::CLOSED => EpicState::Closed,
+            items_page::WorkItemState::CLOSED => EpicState::Closed,
             _ => EpicState::Open,
         },
         group_path: node
@@ -180,6 +318,7 @@ fn epic_from(node: WorkItemNode, group: &str) -> Epic {
         health_status: None,
         assignees: Vec::new(),
         progress: Progress::default(),
+        unreadable: None,
     };
     for widget in node.widgets.unwrap_or_default() {
         apply_widget(&mut epic, widget);
@@ -211,7 +350,7 @@ fn apply_widget(epic: &mut Epic, widget: Widget) {
             epic.health_status = w.health_status.and_then(health_from);
         }
         Widget::WorkItemWidgetHierarchy(w) => {
-            epic.progress = progress_from(&w.rolled_up_counts_by_type);
+            epic.progress = progress_from(epic.kind, &w.rolled_up_counts_by_type);
         }
         // `onlyTypes` keeps other widgets out; any that arrive carry nothing we read.
         _ => {}
@@ -219,7 +358,7 @@ fn apply_widget(epic: &mut Epic, widget: Widget) {
 }
 
 type AssigneeNode =
-    epics_page::EpicsPageGroupWorkItemsNodesWidgetsOnWorkItemWidgetAssigneesAssigneesNodes;
+    items_page::ItemsPageGroupWorkItemsNodesWidgetsOnWorkItemWidgetAssigneesAssigneesNodes;
 
 fn person_from(user: AssigneeNode) -> Person {
     Person {
@@ -230,24 +369,29 @@ fn person_from(user: AssigneeNode) -> Person {
     }
 }
 
-fn health_from(status: epics_page::HealthStatus) -> Option<HealthStatus> {
+fn health_from(status: items_page::HealthStatus) -> Option<HealthStatus> {
     match status {
-        epics_page::HealthStatus::onTrack => Some(HealthStatus::OnTrack),
-        epics_page::HealthStatus::needsAttention => Some(HealthStatus::NeedsAttention),
-        epics_page::HealthStatus::atRisk => Some(HealthStatus::AtRisk),
-        epics_page::HealthStatus::Other(_) => None,
+        items_page::HealthStatus::onTrack => Some(HealthStatus::OnTrack),
+        items_page::HealthStatus::needsAttention => Some(HealthStatus::NeedsAttention),
+        items_page::HealthStatus::atRisk => Some(HealthStatus::AtRisk),
+        items_page::HealthStatus::Other(_) => None,
     }
 }
 
 type CountsByType =
-    epics_page::EpicsPageGroupWorkItemsNodesWidgetsOnWorkItemWidgetHierarchyRolledUpCountsByType;
+    items_page::ItemsPageGroupWorkItemsNodesWidgetsOnWorkItemWidgetHierarchyRolledUpCountsByType;
 
-/// Child issue counts: the "Issue" entry of the epic's rolled-up counts (all descendants).
-fn progress_from(counts: &[CountsByType]) -> Progress {
+/// Child counts from the item's rolled-up counts (all descendants): issues of an epic,
+/// tasks of an issue.
+fn progress_from(kind: ItemKind, counts: &[CountsByType]) -> Progress {
     let count = |n: Option<i64>| u32::try_from(n.unwrap_or(0)).unwrap_or(0);
+    let child_type = match kind {
+        ItemKind::Epic => ISSUE_TYPE_NAME,
+        ItemKind::Issue => TASK_TYPE_NAME,
+    };
     counts
         .iter()
-        .find(|c| c.work_item_type.name.eq_ignore_ascii_case(ISSUE_TYPE_NAME))
+        .find(|c| c.work_item_type.name.eq_ignore_ascii_case(child_type))
         .map(|c| Progress {
             open: count(c.counts_by_state.opened),
             closed: count(c.counts_by_state.closed),
@@ -380,12 +524,47 @@ mod tests {
             counts("Issue", 3, 5),
             counts("Task", 7, 7),
         ];
-        assert_eq!(progress_from(&rolled_up), Progress { open: 3, closed: 5 });
+        assert_eq!(
+            progress_from(ItemKind::Epic, &rolled_up),
+            Progress { open: 3, closed: 5 }
+        );
+        assert_eq!(
+            progress_from(ItemKind::Issue, &rolled_up),
+            Progress { open: 7, closed: 7 },
+            "an issue's progress is its tasks"
+        );
     }
 
     #[test]
     fn an_epic_without_child_issues_has_no_progress() {
-        assert_eq!(progress_from(&[counts("Epic", 2, 0)]), Progress::default());
+        assert_eq!(
+            progress_from(ItemKind::Epic, &[counts("Epic", 2, 0)]),
+            Progress::default()
+        );
+    }
+
+    #[test]
+    fn an_error_names_the_item_its_path_points_into() {
+        let error = |path: serde_json::Value| FieldError {
+            message: "x".into(),
+            path: serde_json::from_value(path).unwrap(),
+        };
+        assert_eq!(
+            node_index(&error(serde_json::json!([
+                "group",
+                "workItems",
+                "nodes",
+                3,
+                "widgets",
+                1
+            ]))),
+            Some(3)
+        );
+        assert_eq!(
+            node_index(&error(serde_json::json!(["group", "workItems"]))),
+            None
+        );
+        assert_eq!(node_index(&error(serde_json::json!([]))), None);
     }
 
     #[test]

@@ -52,44 +52,75 @@ pub(super) fn auth_headers(token: &SecretString) -> Result<HeaderMap, Error> {
     Ok(headers)
 }
 
-/// The parts of a GraphQL answer read before its `data` is decoded. `data` stays raw
-/// text until the errors are checked, then is decoded once, straight into its type.
+/// A GraphQL answer as GitLab sent it. `data` stays raw text until the caller has
+/// looked at the errors, then is decoded once, straight into its type.
 #[derive(Deserialize)]
-struct Answer {
+struct RawAnswer {
     data: Option<Box<RawValue>>,
     #[serde(default)]
-    errors: Option<Vec<AnswerError>>,
+    errors: Option<Vec<FieldError>>,
 }
 
-#[derive(Deserialize)]
-struct AnswerError {
-    message: String,
+/// One GraphQL error; `path` names the field it nulled, e.g.
+/// `["group", "workItems", "nodes", 12, "widgets"]`.
+#[derive(Debug, Clone, Deserialize)]
+pub(super) struct FieldError {
+    pub message: String,
+    #[serde(default)]
+    pub path: Vec<serde_json::Value>,
 }
 
-/// `data` of a 200 answer; GraphQL `errors` win over partial data.
-pub(super) fn parse_answer(operation: &'static str, body: &[u8]) -> Result<Box<RawValue>, Error> {
-    let answer: Answer = serde_json::from_slice(body).map_err(|e| Error::UnexpectedAnswer {
+/// The `data` of an answer, and the errors GitLab sent beside it (a partial answer).
+#[derive(Debug)]
+pub(super) struct Answer {
+    pub data: Box<RawValue>,
+    pub errors: Vec<FieldError>,
+}
+
+/// GitLab's words when its time limit cut a query off (`QueryAborted`).
+const TIMED_OUT_MESSAGE: &str = "request timed out";
+
+/// The answer of a 200 response. Without `data`, its errors are the failure: a query cut
+/// off by GitLab's time limit becomes [`Error::TimedOut`], any other [`Error::GraphQl`].
+pub(super) fn parse_answer(
+    operation: &'static str,
+    endpoint: &str,
+    body: &[u8],
+) -> Result<Answer, Error> {
+    let answer: RawAnswer = serde_json::from_slice(body).map_err(|e| Error::UnexpectedAnswer {
         operation,
         detail: format!("it is not GraphQL JSON ({e}): {}", excerpt(body)),
     })?;
-    let messages: Vec<String> = answer
-        .errors
-        .unwrap_or_default()
-        .into_iter()
-        .map(|e| e.message)
-        .collect();
-    if !messages.is_empty() {
-        return Err(Error::GraphQl {
-            operation,
-            messages,
-        });
-    }
+    let errors = answer.errors.unwrap_or_default();
     match answer.data {
-        Some(data) if data.get() != "null" => Ok(data),
-        _ => Err(Error::UnexpectedAnswer {
+        Some(data) if data.get() != "null" => Ok(Answer { data, errors }),
+        _ if errors.is_empty() => Err(Error::UnexpectedAnswer {
             operation,
             detail: "it has neither data nor errors".to_owned(),
         }),
+        _ => Err(errors_to_error(operation, endpoint, &errors)),
+    }
+}
+
+/// The failure GraphQL `errors` stand for.
+pub(super) fn errors_to_error(
+    operation: &'static str,
+    endpoint: &str,
+    errors: &[FieldError],
+) -> Error {
+    let messages: Vec<String> = errors.iter().map(|e| e.message.clone()).collect();
+    if messages
+        .iter()
+        .any(|m| m.to_ascii_lowercase().contains(TIMED_OUT_MESSAGE))
+    {
+        return Error::TimedOut {
+            endpoint: endpoint.to_owned(),
+            detail: messages.join("; "),
+        };
+    }
+    Error::GraphQl {
+        operation,
+        messages,
     }
 }
 
@@ -155,10 +186,11 @@ pub(super) fn record(
     operation: &'static str,
     status: Option<StatusCode>,
     elapsed: Duration,
-    result: &Result<Box<RawValue>, Error>,
+    result: &Result<Answer, Error>,
 ) {
     let outcome = match result {
-        Ok(_) => "ok",
+        Ok(answer) if answer.errors.is_empty() => "ok",
+        Ok(_) => "partial",
         Err(e) => e.outcome(),
     };
     tracing::debug!(
@@ -273,7 +305,18 @@ mod tests {
     #[test]
     fn graphql_errors_in_a_200_answer_are_errors() {
         let body = br#"{"data":null,"errors":[{"message":"Field 'x' doesn't exist"}]}"#;
-        let err = parse_answer("epics", body).unwrap_err();
+        let err = parse_answer("epics", "e", body).unwrap_err();
         assert!(err.to_string().contains("Field 'x' doesn't exist"), "{err}");
+    }
+
+    #[test]
+    fn gitlab_s_time_limit_is_a_timeout_and_partial_data_is_kept() {
+        let body = br#"{"data":null,"errors":[{"message":"Request timed out. Please try a less complex query or a smaller set of records."}]}"#;
+        let err = parse_answer("items", "e", body).unwrap_err();
+        assert!(err.is_timed_out(), "{err}");
+        let body = br#"{"data":{"group":null},"errors":[{"message":"boom","path":["group","workItems","nodes",1]}]}"#;
+        let answer = parse_answer("items", "e", body).unwrap();
+        assert_eq!(answer.errors[0].message, "boom");
+        assert_eq!(answer.errors[0].path[3], 1);
     }
 }

@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::post::{self, Lookup, Thread};
 use super::{Error, Services, count_run, issue};
 use crate::config::Program;
-use crate::gitlab::EpicQuery;
+use crate::gitlab::ItemQuery;
 use crate::model::rollup::{self, RollUp};
 use crate::model::schedule::Period;
 use crate::render;
@@ -75,8 +75,9 @@ async fn build(
     scheduled_at: DateTime<Utc>,
     compare_before: Option<&str>,
 ) -> Result<RollUp, Error> {
-    let query = EpicQuery {
+    let query = ItemQuery {
         group: program.group.clone(),
+        types: program.item_types.clone(),
         include_subgroups: program.include_subgroups,
         labels: program.labels.clone(),
         include_closed: program.include_closed,
@@ -85,15 +86,15 @@ async fn build(
         .store
         .previous_snapshots(&program.name, compare_before)?
         .map(rollup::Previous::new);
-    let epics = svc
+    let read = svc
         .gitlab
-        .fetch_epics(&query)
+        .fetch_items(&query)
         .await
         .map_err(|source| Error::GitLab {
             group: program.group.clone(),
             source,
         })?;
-    tracing::debug!(epics = epics.len(), "epics read");
+    tracing::debug!(items = read.items.len(), "items read");
     let rules = program.rules();
     let ctx = rollup::Context {
         program: &program.name,
@@ -105,8 +106,10 @@ async fn build(
         gitlab_url: &svc.gitlab_url,
         rules: &rules,
         previous: previous.as_ref(),
+        kinds: &program.item_types,
+        notices: &read.notices,
     };
-    Ok(rollup::build(&epics, &ctx))
+    Ok(rollup::build(&read.items, &ctx))
 }
 
 /// Builds and delivers the roll-up of `program` for the period of `scheduled_at`, at

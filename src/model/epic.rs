@@ -1,4 +1,5 @@
-//! What rolly knows about an epic, independent of how it was fetched.
+//! What rolly knows about a roll-up item (an epic, or an issue on GitLab Free),
+//! independent of how it was fetched.
 //!
 //! The GitLab client fills these plain records; extraction, the roll-up model and the
 //! renderers read them. Nothing here knows about HTTP or GraphQL.
@@ -6,11 +7,13 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-/// An epic as read from GitLab (a work item of type EPIC).
+/// A roll-up item as read from GitLab: a work item of type EPIC, or of type ISSUE for
+/// programs with `item_types = ["issue"]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Epic {
     /// Global id, e.g. `gid://gitlab/WorkItem/123`.
     pub id: String,
+    pub kind: ItemKind,
     /// Internal id within its group, e.g. `42`.
     pub iid: String,
     pub title: String,
@@ -29,7 +32,46 @@ pub struct Epic {
     /// From the health status widget; `None` when unset or the widget is absent.
     pub health_status: Option<HealthStatus>,
     pub assignees: Vec<Person>,
+    /// Closed and open children: child issues of an epic, child tasks of an issue.
     pub progress: Progress,
+    /// GitLab's reason when some of the item's fields could not be read; what was read
+    /// is still shown.
+    pub unreadable: Option<String>,
+}
+
+/// Which kind of work item a roll-up item is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemKind {
+    Epic,
+    Issue,
+}
+
+impl ItemKind {
+    /// How a roll-up of items of `kinds` calls one of them: "epic", "issue" or "item".
+    pub fn noun(kinds: &[ItemKind]) -> &'static str {
+        match kinds.first() {
+            None => "epic",
+            Some(first) if kinds.iter().all(|k| k == first) => first.noun_of_one(),
+            Some(_) => "item",
+        }
+    }
+
+    fn noun_of_one(self) -> &'static str {
+        match self {
+            ItemKind::Epic => "epic",
+            ItemKind::Issue => "issue",
+        }
+    }
+
+    /// What an item's children are called in its progress: issues of an epic, tasks of
+    /// an issue.
+    pub fn children(self) -> &'static str {
+        match self {
+            ItemKind::Epic => "issues",
+            ItemKind::Issue => "tasks",
+        }
+    }
 }
 
 /// Open or closed.
@@ -78,6 +120,7 @@ impl Epic {
     pub fn new(gitlab_url: &str, group_path: &str, iid: u32, title: &str) -> Self {
         Self {
             id: format!("gid://gitlab/WorkItem/{}", 1000 + iid),
+            kind: ItemKind::Epic,
             iid: iid.to_string(),
             title: title.to_owned(),
             web_url: format!(
@@ -94,6 +137,7 @@ impl Epic {
             health_status: None,
             assignees: Vec::new(),
             progress: Progress::default(),
+            unreadable: None,
         }
     }
 

@@ -483,6 +483,7 @@ mod tests {
     fn epic(labels_: &[&str], widget: Option<HealthStatus>) -> Epic {
         Epic {
             id: "gid://gitlab/WorkItem/1".into(),
+            kind: crate::model::epic::ItemKind::Epic,
             iid: "1".into(),
             title: "E".into(),
             web_url: "https://gitlab.example.com/groups/it/-/epics/1".into(),
@@ -496,6 +497,7 @@ mod tests {
             health_status: widget,
             assignees: vec![],
             progress: Default::default(),
+            unreadable: None,
         }
     }
 

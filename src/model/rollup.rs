@@ -6,7 +6,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::model::epic::{Epic, EpicState, Person, Progress};
+use crate::model::epic::{Epic, EpicState, ItemKind, Person, Progress};
 use crate::model::extract::{self, Health, Priority, Rules, Section};
 use crate::model::schedule::Period;
 
@@ -29,6 +29,37 @@ pub struct RollUp {
     pub compared_with_previous: bool,
     /// The roll-up issue filed in GitLab for this roll-up, once it exists.
     pub issue_url: Option<String>,
+    /// What a reader must know about how the items were read (a label found nowhere,
+    /// an item GitLab could not return).
+    pub notices: Vec<Notice>,
+    /// What one item is called: "epic", "issue" or "item".
+    pub item_noun: &'static str,
+}
+
+/// Something about reading the program's items that its readers must see.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Notice {
+    /// A configured label exists nowhere in the group, so nothing can carry it: most
+    /// likely a typo in the config.
+    LabelNotFound { label: String, group: String },
+    /// GitLab returned an item as an error only; there is nothing to list it by.
+    ItemNotRead { reason: String },
+}
+
+impl Notice {
+    /// The notice as one plain-text sentence (renderers escape it).
+    pub fn text(&self) -> String {
+        match self {
+            Notice::LabelNotFound { label, group } => format!(
+                "No label \"{label}\" exists in GitLab group {group}, so nothing was selected. \
+                 Check the program's labels in rolly's config."
+            ),
+            Notice::ItemNotRead { reason } => {
+                format!("GitLab could not return one item: {reason}")
+            }
+        }
+    }
 }
 
 /// Counts for the summary line.
@@ -77,6 +108,9 @@ pub struct Entry {
     pub overdue: bool,
     pub progress: Progress,
     pub assignees: Vec<Person>,
+    pub kind: ItemKind,
+    /// GitLab's reason when some fields of the item could not be read.
+    pub unreadable: Option<String>,
     pub section: Section,
     pub freshness: Freshness,
     /// What changed since the last delivered roll-up.
@@ -192,6 +226,10 @@ pub struct Context<'a> {
     pub rules: &'a Rules,
     /// Snapshots of the last delivered roll-up, if there was one.
     pub previous: Option<&'a Previous>,
+    /// The kinds of item the program reads (`item_types`).
+    pub kinds: &'a [ItemKind],
+    /// What reading the items found that readers must see.
+    pub notices: &'a [Notice],
 }
 
 /// Builds the roll-up of `epics`: one entry per epic, in roll-up order, and the epics
@@ -228,6 +266,8 @@ pub fn build(epics: &[Epic], ctx: &Context<'_>) -> RollUp {
         departed,
         compared_with_previous: ctx.previous.is_some(),
         issue_url: None,
+        notices: ctx.notices.to_vec(),
+        item_noun: ItemKind::noun(ctx.kinds),
     }
 }
 
@@ -264,6 +304,8 @@ fn entry(
         overdue: !closed && epic.due_date.is_some_and(|d| d < today),
         progress: epic.progress,
         assignees: epic.assignees.clone(),
+        kind: epic.kind,
+        unreadable: epic.unreadable.clone(),
         section: x.section,
         freshness,
         changes: Vec::new(),

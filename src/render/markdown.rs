@@ -21,12 +21,18 @@ pub fn render(r: &RollUp) -> String {
         r.date
     );
     out.push_str(&summary(r));
+    for notice in &r.notices {
+        out.push_str(&format!("\n> ⚠️ **{}**\n", plain(&notice.text())));
+    }
     for e in &r.entries {
         out.push_str("\n---\n\n");
         out.push_str(&entry(e));
     }
     if r.entries.is_empty() {
-        out.push_str("\n_No open epics carry this program's labels._\n");
+        out.push_str(&format!(
+            "\n_No open {}s carry this program's labels._\n",
+            r.item_noun
+        ));
     }
     if !r.departed.is_empty() {
         out.push_str("\n---\n\n### Left since the last roll-up (closed or label removed)\n\n");
@@ -44,8 +50,9 @@ fn summary(r: &RollUp) -> String {
         .map(|h| format!("{} {}", s.count(*h), h.label()))
         .collect();
     format!(
-        "**{} epics:** {}  \n**Without update:** {} · **stale:** {} · **overdue:** {} · **new:** {} · **left:** {}\n",
+        "**{} {}s:** {}  \n**Without update:** {} · **stale:** {} · **overdue:** {} · **new:** {} · **left:** {}\n",
         s.total,
+        r.item_noun,
         health.join(" · "),
         s.no_update,
         s.stale,
@@ -74,9 +81,10 @@ fn entry(e: &Entry) -> String {
     }
     if e.progress.total() > 0 {
         meta.push(format!(
-            "**Progress:** {}/{} issues closed",
+            "**Progress:** {}/{} {} closed",
             e.progress.closed,
-            e.progress.total()
+            e.progress.total(),
+            e.kind.children()
         ));
     }
     if !e.assignees.is_empty() {
@@ -90,6 +98,12 @@ fn entry(e: &Entry) -> String {
     }
     if !e.changes.is_empty() {
         out.push('\n');
+    }
+    if let Some(reason) = &e.unreadable {
+        out.push_str(&format!(
+            "⚠️ _Could not be read in full: {}_\n\n",
+            plain(reason)
+        ));
     }
     match &e.freshness {
         Freshness::NotEdited { days } => {

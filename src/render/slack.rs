@@ -12,6 +12,7 @@ use slack_morphism::prelude::*;
 
 use super::mrkdwn::{self, RefContext, escape, escape_into, link};
 use super::{Piece, SlackMessage, SlackPlan};
+use crate::model::epic::ItemKind;
 use crate::model::extract::{Health, Priority, Section};
 use crate::model::rollup::{Change, Departed, Entry, Freshness, RollUp};
 
@@ -81,7 +82,10 @@ pub fn render_rest(rollup: &RollUp, posted: &HashSet<Piece>, first_part: usize) 
     if rollup.entries.is_empty() {
         pieces.push((
             Piece::NoEntries,
-            Block::Section("_No open epics carry this program's labels._".into()),
+            Block::Section(format!(
+                "_No open {}s carry this program's labels._",
+                rollup.item_noun
+            )),
         ));
     }
     pieces.extend(
@@ -162,21 +166,29 @@ fn pack(head: Option<Vec<Block>>, pieces: Vec<(Piece, Block)>) -> Vec<(Vec<Block
 fn head_blocks(r: &RollUp) -> Vec<Block> {
     let title = format!("{} · weekly roll-up", r.title);
     let mut context = format!(
-        "{} · {} · {} epic{}",
+        "{} · {} · {} {}{}",
         r.period,
         r.date.format("%A %-d %B %Y"),
         r.summary.total,
+        r.item_noun,
         if r.summary.total == 1 { "" } else { "s" }
     );
     if let Some(url) = &r.issue_url {
         context.push_str(&format!(" · {}", link(url, "roll-up issue")));
     }
-    vec![
+    let mut blocks = vec![
         Block::Header(cut_plain(&title, MAX_HEADER_CHARS)),
         Block::Context(context),
         Block::Section(summary_text(r)),
-        Block::Divider,
-    ]
+    ];
+    for notice in &r.notices {
+        let text = format!("⚠️ *{}*", escape(&notice.text()));
+        blocks.push(Block::Section(
+            mrkdwn::truncate(&text, MAX_SECTION_CHARS).text,
+        ));
+    }
+    blocks.push(Block::Divider);
+    blocks
 }
 
 fn summary_text(r: &RollUp) -> String {
@@ -198,7 +210,7 @@ fn summary_text(r: &RollUp) -> String {
     flag(s.new, "🆕", "new");
     flag(s.departed, "👋", "left");
     let flags = if flags.is_empty() && s.total > 0 {
-        "✅ every epic has a fresh update".to_owned()
+        format!("✅ every {} has a fresh update", r.item_noun)
     } else {
         flags.join(" · ")
     };
@@ -210,7 +222,7 @@ fn summary_text(r: &RollUp) -> String {
 /// The section block of one entry; `gitlab_url` as [`RollUp::gitlab_url`] holds it.
 pub fn entry_text(gitlab_url: &str, e: &Entry) -> String {
     let title = if e.title.trim().is_empty() {
-        "(untitled epic)"
+        "(untitled)"
     } else {
         e.title.as_str()
     };
@@ -223,6 +235,11 @@ pub fn entry_text(gitlab_url: &str, e: &Entry) -> String {
     if let Some(line) = changes_line(&e.changes) {
         text.push('\n');
         text.push_str(&line);
+    }
+    if let Some(reason) = &e.unreadable {
+        text.push_str("\n⚠️ _Could not be read in full: ");
+        escape_into(reason, &mut text);
+        text.push('_');
     }
     match &e.freshness {
         Freshness::NotEdited { days } => {
@@ -240,11 +257,7 @@ pub fn entry_text(gitlab_url: &str, e: &Entry) -> String {
     let body_start = text.len();
     match &e.section {
         Section::Text(md) => {
-            let refs = RefContext {
-                gitlab_url,
-                group_path: Some(&e.group_path),
-                project_path: None,
-            };
+            let refs = refs_of(gitlab_url, e);
             mrkdwn::push_mrkdwn(md, &refs, &mut text);
         }
         other => {
@@ -263,6 +276,23 @@ pub fn entry_text(gitlab_url: &str, e: &Entry) -> String {
     text.push_str(&cut.text);
     text.push_str(&read_more);
     text
+}
+
+/// Where references in an item's section point: an epic lives in a group, an issue in a
+/// project (whose group resolves `&12`).
+fn refs_of<'a>(gitlab_url: &'a str, e: &'a Entry) -> RefContext<'a> {
+    match e.kind {
+        ItemKind::Epic => RefContext {
+            gitlab_url,
+            group_path: Some(&e.group_path),
+            project_path: None,
+        },
+        ItemKind::Issue => RefContext {
+            gitlab_url,
+            group_path: e.group_path.rsplit_once('/').map(|(group, _)| group),
+            project_path: Some(&e.group_path),
+        },
+    }
 }
 
 /// Priority, health, status, due date, progress, state and assignees, joined by ` · `.
@@ -295,9 +325,10 @@ fn push_meta_line(e: &Entry, out: &mut String) {
     if e.progress.total() > 0 {
         let _ = write!(
             out,
-            "{SEPARATOR}{}/{} issues closed",
+            "{SEPARATOR}{}/{} {} closed",
             e.progress.closed,
-            e.progress.total()
+            e.progress.total(),
+            e.kind.children()
         );
     }
     if e.closed {

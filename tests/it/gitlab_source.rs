@@ -7,13 +7,13 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rolly::{
-    Epic, EpicQuery, EpicState, GitLabClient, GitLabError as Error, HealthStatus, Person, Progress,
-    RetryPolicy,
+    Epic, EpicState, GitLabClient, GitLabError as Error, HealthStatus, ItemKind, ItemQuery, Notice,
+    Person, Progress, RetryPolicy,
 };
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
-use crate::helpers::fake_gitlab::{Failure, FakeEpic, FakeGitLab, TOKEN, epic, issue};
+use crate::helpers::fake_gitlab::{Failure, FakeEpic, FakeGitLab, TOKEN, epic, issue, work_issue};
 
 const GROUP: &str = "it/pmo";
 
@@ -26,9 +26,10 @@ fn client(fake: &FakeGitLab) -> GitLabClient {
     client_with(fake, TOKEN, Duration::from_secs(5))
 }
 
-fn program(labels: &[&str]) -> EpicQuery {
-    EpicQuery {
+fn program(labels: &[&str]) -> ItemQuery {
+    ItemQuery {
         group: GROUP.to_owned(),
+        types: vec![ItemKind::Epic],
         include_subgroups: false,
         labels: labels.iter().map(|l| (*l).to_owned()).collect(),
         include_closed: false,
@@ -58,7 +59,11 @@ async fn all_epics_of_a_three_page_answer_are_read() {
     let fake = fake_with_epics(numbered_epics(250)).await;
     let client = client(&fake);
 
-    let epics = client.fetch_epics(&program(&[])).await.unwrap();
+    let epics = client
+        .fetch_items(&program(&[]))
+        .await
+        .map(|read| read.items)
+        .unwrap();
 
     // Every epic once, in GitLab's order.
     let titles: Vec<&str> = epics.iter().map(|e| e.title.as_str()).collect();
@@ -72,7 +77,11 @@ async fn a_group_of_any_size_is_read_in_one_request_per_hundred_epics() {
     for count in [0, 1, 99, 100, 101, 250, 1001] {
         let fake = fake_with_epics(numbered_epics(count)).await;
 
-        let epics = client(&fake).fetch_epics(&program(&[])).await.unwrap();
+        let epics = client(&fake)
+            .fetch_items(&program(&[]))
+            .await
+            .map(|read| read.items)
+            .unwrap();
 
         let expected: Vec<String> = (1..=count).map(|n| format!("Project {n}")).collect();
         assert_eq!(titles(&epics), expected, "{count} epics");
@@ -88,9 +97,13 @@ async fn a_group_of_any_size_is_read_in_one_request_per_hundred_epics() {
 async fn each_page_is_read_forwards_from_the_cursor_the_page_before_ended_at() {
     let fake = fake_with_epics(numbered_epics(350)).await;
 
-    client(&fake).fetch_epics(&program(&[])).await.unwrap();
+    client(&fake)
+        .fetch_items(&program(&[]))
+        .await
+        .map(|read| read.items)
+        .unwrap();
 
-    let pages = fake.variables_of("EpicsPage");
+    let pages = fake.variables_of("ItemsPage");
     let after: Vec<&Value> = pages.iter().map(|v| &v["after"]).collect();
     assert_eq!(
         after,
@@ -119,8 +132,9 @@ async fn epics_across_pages_are_filtered_by_label_and_state() {
     let fake = fake_with_epics(epics).await;
 
     let read = client(&fake)
-        .fetch_epics(&program(&["it-proj::crm"]))
+        .fetch_items(&program(&["it-proj::crm"]))
         .await
+        .map(|read| read.items)
         .unwrap();
 
     let expected: Vec<String> = (1..=150).map(|n| format!("Project {}", 3 * n)).collect();
@@ -135,7 +149,11 @@ async fn request_count_is_one_per_page_however_many_child_issues_epics_have() {
     let fake = fake_with_epics(epics).await;
     let client = client(&fake);
 
-    let epics = client.fetch_epics(&program(&[])).await.unwrap();
+    let epics = client
+        .fetch_items(&program(&[]))
+        .await
+        .map(|read| read.items)
+        .unwrap();
 
     assert!(epics.iter().all(|e| e.progress.total() == 40));
     // ceil(250 / 100) pages and nothing per epic.
@@ -147,7 +165,11 @@ async fn a_bad_gateway_answer_is_retried_until_gitlab_answers() {
     let fake = fake_with_epics(numbered_epics(3)).await;
     fake.fail_next(1, Failure::Status(502));
 
-    let epics = client(&fake).fetch_epics(&program(&[])).await.unwrap();
+    let epics = client(&fake)
+        .fetch_items(&program(&[]))
+        .await
+        .map(|read| read.items)
+        .unwrap();
 
     assert_eq!(epics.len(), 3);
     assert_eq!(fake.request_count(), 2);
@@ -156,12 +178,16 @@ async fn a_bad_gateway_answer_is_retried_until_gitlab_answers() {
 #[tokio::test]
 async fn server_errors_that_outlast_the_retries_fail_with_status_and_body() {
     let fake = fake_with_epics(numbered_epics(3)).await;
-    fake.fail_next(10, Failure::Status(503));
+    fake.fail_next(10, Failure::Status(502));
 
-    let err = client(&fake).fetch_epics(&program(&[])).await.unwrap_err();
+    let err = client(&fake)
+        .fetch_items(&program(&[]))
+        .await
+        .map(|read| read.items)
+        .unwrap_err();
 
-    assert!(matches!(err, Error::Http { status: 503, .. }), "{err:?}");
-    assert!(err.to_string().contains("503 Bad Gateway"), "{err}");
+    assert!(matches!(err, Error::Http { status: 502, .. }), "{err:?}");
+    assert!(err.to_string().contains("502 Bad Gateway"), "{err}");
     assert_eq!(fake.request_count(), 4, "first attempt and three retries");
 }
 
@@ -174,7 +200,11 @@ async fn a_rate_limit_with_retry_after_is_waited_out_before_the_retry() {
     );
     let started = Instant::now();
 
-    let epics = client(&fake).fetch_epics(&program(&[])).await.unwrap();
+    let epics = client(&fake)
+        .fetch_items(&program(&[]))
+        .await
+        .map(|read| read.items)
+        .unwrap();
 
     assert!(
         started.elapsed() >= Duration::from_secs(1),
@@ -192,7 +222,11 @@ async fn a_rate_limit_with_rate_limit_reset_is_waited_out_until_that_time() {
     fake.fail_next(1, Failure::RateLimited(vec![("RateLimit-Reset", reset)]));
     let started = Instant::now();
 
-    client(&fake).fetch_epics(&program(&[])).await.unwrap();
+    client(&fake)
+        .fetch_items(&program(&[]))
+        .await
+        .map(|read| read.items)
+        .unwrap();
 
     assert!(
         started.elapsed() >= Duration::from_secs(1),
@@ -208,7 +242,11 @@ async fn graphql_errors_fail_with_gitlabs_message_and_are_not_retried() {
     let message = "Field 'workItems' doesn't accept argument 'includeDescendants'";
     fake.fail_next(1, Failure::GraphQl(vec![message.to_owned()]));
 
-    let err = client(&fake).fetch_epics(&program(&[])).await.unwrap_err();
+    let err = client(&fake)
+        .fetch_items(&program(&[]))
+        .await
+        .map(|read| read.items)
+        .unwrap_err();
 
     assert!(matches!(err, Error::GraphQl { .. }), "{err:?}");
     assert!(err.to_string().contains(message), "{err}");
@@ -220,7 +258,11 @@ async fn a_rejected_token_fails_at_once_naming_gitlab_and_authentication() {
     let fake = fake_with_epics(numbered_epics(1)).await;
     let client = client_with(&fake, "glpat-revoked", Duration::from_secs(5));
 
-    let err = client.fetch_epics(&program(&[])).await.unwrap_err();
+    let err = client
+        .fetch_items(&program(&[]))
+        .await
+        .map(|read| read.items)
+        .unwrap_err();
 
     let text = err.to_string();
     assert!(matches!(err, Error::Unauthorized { .. }), "{err:?}");
@@ -237,7 +279,11 @@ async fn a_forbidden_answer_says_permission_and_names_the_scope_to_check() {
     let fake = fake_with_epics(numbered_epics(1)).await;
     fake.fail_next(1, Failure::Status(403));
 
-    let err = client(&fake).fetch_epics(&program(&[])).await.unwrap_err();
+    let err = client(&fake)
+        .fetch_items(&program(&[]))
+        .await
+        .map(|read| read.items)
+        .unwrap_err();
 
     let text = err.to_string();
     assert!(
@@ -253,7 +299,11 @@ async fn other_client_errors_are_not_retried() {
     let fake = fake_with_epics(numbered_epics(1)).await;
     fake.fail_next(1, Failure::Status(400));
 
-    let err = client(&fake).fetch_epics(&program(&[])).await.unwrap_err();
+    let err = client(&fake)
+        .fetch_items(&program(&[]))
+        .await
+        .map(|read| read.items)
+        .unwrap_err();
 
     assert!(matches!(err, Error::Http { status: 400, .. }), "{err:?}");
     assert_eq!(fake.request_count(), 1);
@@ -265,7 +315,11 @@ async fn a_request_timeout_is_retried_then_fails_saying_timeout() {
     fake.fail_next(10, Failure::Delay(Duration::from_secs(3)));
     let client = client_with(&fake, TOKEN, Duration::from_millis(200));
 
-    let err = client.fetch_epics(&program(&[])).await.unwrap_err();
+    let err = client
+        .fetch_items(&program(&[]))
+        .await
+        .map(|read| read.items)
+        .unwrap_err();
 
     assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
     assert!(err.to_string().contains("timeout"), "{err}");
@@ -285,8 +339,9 @@ async fn closed_epics_and_epics_lacking_a_label_are_left_out() {
     .await;
 
     let epics = client(&fake)
-        .fetch_epics(&program(&["it-proj::crm", "it-status::build"]))
+        .fetch_items(&program(&["it-proj::crm", "it-status::build"]))
         .await
+        .map(|read| read.items)
         .unwrap();
 
     assert_eq!(titles(&epics), ["Both labels"]);
@@ -295,12 +350,16 @@ async fn closed_epics_and_epics_lacking_a_label_are_left_out() {
 #[tokio::test]
 async fn closed_epics_are_read_when_the_program_asks_for_them() {
     let fake = fake_with_epics(vec![epic("Open"), epic("Closed").closed()]).await;
-    let query = EpicQuery {
+    let query = ItemQuery {
         include_closed: true,
         ..program(&[])
     };
 
-    let epics = client(&fake).fetch_epics(&query).await.unwrap();
+    let epics = client(&fake)
+        .fetch_items(&query)
+        .await
+        .map(|read| read.items)
+        .unwrap();
 
     assert_eq!(titles(&epics), ["Open", "Closed"]);
     assert_eq!(epics[1].state, EpicState::Closed);
@@ -316,30 +375,185 @@ async fn labels_match_in_any_letter_case() {
     .await;
 
     let epics = client(&fake)
-        .fetch_epics(&program(&["it-proj::crm"]))
+        .fetch_items(&program(&["it-proj::crm"]))
         .await
+        .map(|read| read.items)
         .unwrap();
 
     assert_eq!(titles(&epics), ["Upper", "Lower"]);
-    // GitLab's exact-title filter would have dropped "Upper", so labels stay client-side.
-    let sent = fake.variables_of("EpicsPage");
-    assert!(
-        sent.iter().all(|v| v.get("labelName").is_none()),
-        "{sent:?}"
+    // Both spellings exist: GitLab is asked for items carrying either.
+    let sent = fake.variables_of("ItemsPage");
+    assert_eq!(sent[0]["labelName"], Value::Null, "{sent:?}");
+    assert_eq!(
+        sent[0]["or"]["labelNames"],
+        serde_json::json!(["IT-Proj::CRM", "it-proj::crm"])
     );
+}
+
+#[tokio::test]
+async fn a_program_of_40_epics_in_a_group_of_20000_costs_its_own_pages() {
+    let epics = (0..20_000)
+        .map(|n| {
+            let label = if n % 500 == 7 {
+                "IT-Proj::CRM"
+            } else {
+                "IT-Proj::ERP"
+            };
+            epic(&format!("Project {n}")).labels(&[label, "it-status::build"])
+        })
+        .collect();
+    let fake = fake_with_epics(epics).await;
+
+    let read = client(&fake)
+        .fetch_items(&program(&["it-proj::crm"]))
+        .await
+        .unwrap();
+
+    assert_eq!(read.items.len(), 40);
+    assert!(read.items.iter().all(|e| e.labels[0] == "IT-Proj::CRM"));
+    assert!(read.notices.is_empty(), "{:?}", read.notices);
+    assert!(
+        fake.request_count() <= 3,
+        "{} requests: one label lookup and one page were expected",
+        fake.request_count()
+    );
+    let sent = fake.variables_of("ItemsPage");
+    assert_eq!(sent[0]["labelName"], serde_json::json!(["IT-Proj::CRM"]));
+}
+
+#[tokio::test]
+async fn a_label_that_exists_nowhere_reads_nothing_and_says_so() {
+    let fake = fake_with_epics(vec![epic("A").labels(&["it-proj::crm"])]).await;
+
+    let read = client(&fake)
+        .fetch_items(&program(&["it-proj::crn"]))
+        .await
+        .unwrap();
+
+    assert!(read.items.is_empty());
+    assert_eq!(
+        read.notices,
+        [Notice::LabelNotFound {
+            label: "it-proj::crn".into(),
+            group: GROUP.into()
+        }]
+    );
+    assert!(
+        fake.variables_of("ItemsPage").is_empty(),
+        "no items are read"
+    );
+}
+
+#[tokio::test]
+async fn gitlab_cutting_a_query_off_is_asked_again_with_half_the_page() {
+    let fake = fake_with_epics(numbered_epics(120)).await;
+    fake.fail_next(1, Failure::TimedOut);
+
+    let epics = client(&fake)
+        .fetch_items(&program(&[]))
+        .await
+        .map(|read| read.items)
+        .unwrap();
+
+    assert_eq!(epics.len(), 120);
+    let sizes: Vec<u64> = fake
+        .variables_of("ItemsPage")
+        .iter()
+        .map(|v| v["first"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        sizes,
+        [100, 50, 50, 50],
+        "not retried unchanged; halved and kept"
+    );
+}
+
+#[tokio::test]
+async fn an_item_gitlab_partly_failed_to_read_is_kept_with_the_reason() {
+    let fake = fake_with_epics(vec![
+        epic("Fine").description("ok"),
+        epic("Broken").broken("Timeout on widgets"),
+        epic("Gone").vanished("Internal server error"),
+        epic("Also fine"),
+    ])
+    .await;
+
+    let read = client(&fake).fetch_items(&program(&[])).await.unwrap();
+
+    assert_eq!(titles(&read.items), ["Fine", "Broken", "Also fine"]);
+    assert_eq!(read.items[0].description.as_deref(), Some("ok"));
+    assert_eq!(read.items[0].unreadable, None);
+    assert_eq!(
+        read.items[1].unreadable.as_deref(),
+        Some("Timeout on widgets")
+    );
+    assert_eq!(
+        read.notices,
+        [Notice::ItemNotRead {
+            reason: "Internal server error".into()
+        }]
+    );
+}
+
+#[tokio::test]
+async fn issues_of_the_group_s_projects_are_read_with_their_tasks() {
+    let fake = FakeGitLab::start().await;
+    fake.add_group(GROUP, vec![epic("An epic").labels(&["it-proj::crm"])]);
+    fake.add_project_items(
+        &format!("{GROUP}/portal"),
+        vec![
+            work_issue("Portal login")
+                .labels(&["it-proj::crm"])
+                .child_issues(2, 3),
+        ],
+    );
+    fake.add_project_items(
+        &format!("{GROUP}/sub/deep"),
+        vec![work_issue("Deep issue").labels(&["it-proj::crm"])],
+    );
+    let query = ItemQuery {
+        types: vec![ItemKind::Issue],
+        ..program(&["it-proj::crm"])
+    };
+
+    let issues = client(&fake).fetch_items(&query).await.unwrap().items;
+
+    assert_eq!(
+        titles(&issues),
+        ["Portal login"],
+        "the group's own projects only"
+    );
+    assert_eq!(issues[0].kind, ItemKind::Issue);
+    assert_eq!(issues[0].progress, Progress { open: 2, closed: 3 });
+    assert!(
+        issues[0].web_url.ends_with("/-/issues/2"),
+        "{}",
+        issues[0].web_url
+    );
+    let sent = fake.variables_of("ItemsPage");
+    assert_eq!(sent[0]["types"], serde_json::json!(["ISSUE"]));
+    assert_eq!(sent[0]["includeDescendants"], true);
 }
 
 #[tokio::test]
 async fn subgroup_epics_are_read_only_when_the_program_includes_subgroups() {
     let fake = fake_with_epics(vec![epic("Top")]).await;
     fake.add_group(&format!("{GROUP}/crm"), vec![epic("Nested")]);
-    let with_subgroups = EpicQuery {
+    let with_subgroups = ItemQuery {
         include_subgroups: true,
         ..program(&[])
     };
 
-    let top_only = client(&fake).fetch_epics(&program(&[])).await.unwrap();
-    let all = client(&fake).fetch_epics(&with_subgroups).await.unwrap();
+    let top_only = client(&fake)
+        .fetch_items(&program(&[]))
+        .await
+        .map(|read| read.items)
+        .unwrap();
+    let all = client(&fake)
+        .fetch_items(&with_subgroups)
+        .await
+        .map(|read| read.items)
+        .unwrap();
 
     assert_eq!(titles(&top_only), ["Top"]);
     assert_eq!(titles(&all), ["Top", "Nested"]);
@@ -350,7 +564,11 @@ async fn subgroup_epics_are_read_only_when_the_program_includes_subgroups() {
 async fn a_group_that_does_not_exist_gives_a_clear_error() {
     let fake = FakeGitLab::start().await;
 
-    let err = client(&fake).fetch_epics(&program(&[])).await.unwrap_err();
+    let err = client(&fake)
+        .fetch_items(&program(&[]))
+        .await
+        .map(|read| read.items)
+        .unwrap_err();
 
     assert!(matches!(err, Error::GroupNotFound { .. }), "{err:?}");
     assert!(
@@ -365,12 +583,16 @@ async fn a_query_too_complex_for_gitlab_is_asked_again_with_smaller_pages() {
     let fake = fake_with_epics(numbered_epics(120)).await;
     fake.limit_epics_page_to(50);
 
-    let epics = client(&fake).fetch_epics(&program(&[])).await.unwrap();
+    let epics = client(&fake)
+        .fetch_items(&program(&[]))
+        .await
+        .map(|read| read.items)
+        .unwrap();
 
     let expected: Vec<String> = (1..=120).map(|n| format!("Project {n}")).collect();
     assert_eq!(titles(&epics), expected);
     let sizes: Vec<(u64, Value)> = fake
-        .variables_of("EpicsPage")
+        .variables_of("ItemsPage")
         .iter()
         .map(|v| (v["first"].as_u64().unwrap(), v["after"].clone()))
         .collect();
@@ -402,7 +624,11 @@ async fn every_field_of_a_fully_populated_epic_is_read() {
     ])
     .await;
 
-    let epics = client(&fake).fetch_epics(&program(&[])).await.unwrap();
+    let epics = client(&fake)
+        .fetch_items(&program(&[]))
+        .await
+        .map(|read| read.items)
+        .unwrap();
 
     let e = &epics[0];
     assert_eq!(e.id, "gid://gitlab/WorkItem/1001");
@@ -448,7 +674,11 @@ async fn every_field_of_a_fully_populated_epic_is_read() {
 async fn a_description_never_edited_counts_as_edited_when_created() {
     let fake = fake_with_epics(vec![epic("Fresh").created_at("2024-03-04T05:06:07Z")]).await;
 
-    let epics = client(&fake).fetch_epics(&program(&[])).await.unwrap();
+    let epics = client(&fake)
+        .fetch_items(&program(&[]))
+        .await
+        .map(|read| read.items)
+        .unwrap();
 
     assert_eq!(
         epics[0].description_edited_at,
@@ -615,14 +845,18 @@ async fn a_query_still_too_complex_at_the_smallest_page_fails_with_gitlabs_messa
     let fake = fake_with_epics(numbered_epics(20)).await;
     fake.limit_epics_page_to(5);
 
-    let err = client(&fake).fetch_epics(&program(&[])).await.unwrap_err();
+    let err = client(&fake)
+        .fetch_items(&program(&[]))
+        .await
+        .map(|read| read.items)
+        .unwrap_err();
 
     assert!(
         err.to_string().contains("exceeds max complexity of 250"),
         "{err}"
     );
     let sizes: Vec<u64> = fake
-        .variables_of("EpicsPage")
+        .variables_of("ItemsPage")
         .iter()
         .map(|v| v["first"].as_u64().unwrap())
         .collect();
@@ -645,7 +879,11 @@ async fn an_answer_that_is_not_graphql_json_fails_quoting_what_came() {
     let fake = fake_with_epics(numbered_epics(1)).await;
     fake.fail_next(1, Failure::NotJson);
 
-    let err = client(&fake).fetch_epics(&program(&[])).await.unwrap_err();
+    let err = client(&fake)
+        .fetch_items(&program(&[]))
+        .await
+        .map(|read| read.items)
+        .unwrap_err();
 
     assert!(matches!(err, Error::UnexpectedAnswer { .. }), "{err:?}");
     assert!(err.to_string().contains("not GraphQL JSON"), "{err}");

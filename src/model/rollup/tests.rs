@@ -35,6 +35,8 @@ fn context<'a>(rules: &'a Rules, previous: Option<&'a Previous>) -> Context<'a> 
         gitlab_url: URL,
         rules,
         previous,
+        kinds: &[],
+        notices: &[],
     }
 }
 

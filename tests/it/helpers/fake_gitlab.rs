@@ -1,12 +1,14 @@
 //! `FakeGitLab`: a local server that answers rolly's GraphQL operations from an
 //! in-memory world of groups, epics, projects and issues.
 //!
-//! It parses each request body, dispatches on `operationName`, pages epics and issues
-//! with `first` and `after` as GitLab's keyset connection does ([`keyset_page`]), and
-//! filters the way GitLab does: `state` on the server, and `labelName` (if ever
-//! sent) with AND, exact and case-sensitive, answering nothing when a label title
-//! does not exist. It counts requests, records their variables, checks the bearer
-//! token, and can be told to fail the next requests.
+//! It parses each request body, dispatches on `operationName`, pages work items and
+//! issues with `first` and `after` as GitLab's keyset connection does
+//! ([`keyset_page`]), and filters the way GitLab does: `types`, `state`,
+//! `includeDescendants`, `labelName` with AND, exact and case-sensitive, answering
+//! nothing when a label title does not exist, and `or: { labelNames }` with OR. Label
+//! search ignores case, as GitLab's does. It counts requests, records their variables,
+//! checks the bearer token, and can be told to fail the next requests or to return an
+//! item as a partial error.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -37,7 +39,14 @@ pub struct FakeEpic {
     pub due_date: Option<String>,
     pub health: Option<String>,
     pub assignees: Vec<(String, String, Option<String>)>,
+    /// Child issues of an epic, child tasks of an issue: (open, closed).
     pub child_issues: (u32, u32),
+    /// `EPIC` or `ISSUE`.
+    pub kind: &'static str,
+    /// GitLab answers the item's widgets as an error with this message.
+    pub broken: Option<String>,
+    /// GitLab answers the whole item as an error with this message (`null` node).
+    pub vanished: Option<String>,
 }
 
 /// An open epic titled `title`, with no labels, widgets empty, created 2024-01-01.
@@ -56,6 +65,18 @@ pub fn epic(title: &str) -> FakeEpic {
         health: None,
         assignees: Vec::new(),
         child_issues: (0, 0),
+        kind: "EPIC",
+        broken: None,
+        vanished: None,
+    }
+}
+
+/// An open issue (a work item of type ISSUE) titled `title`; add it with
+/// [`FakeGitLab::add_project_items`].
+pub fn work_issue(title: &str) -> FakeEpic {
+    FakeEpic {
+        kind: "ISSUE",
+        ..epic(title)
     }
 }
 
@@ -102,6 +123,16 @@ impl FakeEpic {
         self.child_issues = (open, closed);
         self
     }
+    /// GitLab fails to read the item's widgets, with `message`.
+    pub fn broken(mut self, message: &str) -> Self {
+        self.broken = Some(message.to_owned());
+        self
+    }
+    /// GitLab fails to read the item at all, with `message`.
+    pub fn vanished(mut self, message: &str) -> Self {
+        self.vanished = Some(message.to_owned());
+        self
+    }
 }
 
 /// An issue in a fake project.
@@ -138,6 +169,9 @@ pub enum Failure {
     Delay(Duration),
     /// HTTP 200 with a body that is not JSON, as a broken proxy might send.
     NotJson,
+    /// HTTP 503 with GitLab's "Request timed out" error, as when its time limit cuts a
+    /// query off.
+    TimedOut,
 }
 
 #[derive(Default)]
@@ -152,6 +186,8 @@ struct World {
     max_epics_page: Option<usize>,
     /// Groups whose epic pages are answered only after a delay.
     slow_groups: Vec<(String, Duration)>,
+    /// Labels that exist besides those items carry.
+    labels: BTreeSet<String>,
     requests: Vec<(String, Value)>,
 }
 
@@ -194,6 +230,26 @@ impl FakeGitLab {
             e.group = path.to_owned();
             world.epics.push(e);
         }
+    }
+
+    /// Adds work items (e.g. [`work_issue`]) of a project at `path` in the group above
+    /// it, numbering them on from the epics.
+    pub fn add_project_items(&self, path: &str, items: Vec<FakeEpic>) {
+        let mut world = self.world();
+        if let Some((group, _)) = path.rsplit_once('/') {
+            world.groups.insert(group.to_owned());
+        }
+        for mut e in items {
+            e.iid = world.epics.len() as u32 + 1;
+            e.group = path.to_owned();
+            world.epics.push(e);
+        }
+    }
+
+    /// Makes labels exist in GitLab that no item carries.
+    pub fn add_labels(&self, titles: &[&str]) {
+        let mut world = self.world();
+        world.labels.extend(titles.iter().map(|t| (*t).to_owned()));
     }
 
     /// Adds a project with existing issues.
@@ -268,7 +324,7 @@ impl Respond for Responder {
         let slow = world
             .slow_groups
             .iter()
-            .find(|(group, _)| operation == "EpicsPage" && variables["group"] == group.as_str())
+            .find(|(group, _)| operation == "ItemsPage" && variables["group"] == group.as_str())
             .map(|(_, delay)| *delay);
         let delay = match world.failures.pop_front() {
             Some(Failure::Delay(delay)) => Some(delay),
@@ -306,6 +362,10 @@ fn failure_response(failure: Failure) -> ResponseTemplate {
         }
         Failure::GraphQl(messages) => ResponseTemplate::new(200).set_body_json(errors(&messages)),
         Failure::NotJson => ResponseTemplate::new(200).set_body_string("<html>maintenance</html>"),
+        Failure::TimedOut => ResponseTemplate::new(503).set_body_json(errors(&[
+            "Request timed out. Please try a less complex query or a smaller set of records."
+                .to_owned(),
+        ])),
         Failure::Delay(_) => unreachable!("delays are applied to the normal answer"),
     }
 }
@@ -317,7 +377,8 @@ fn errors(messages: &[String]) -> Value {
 
 fn answer(world: &mut World, operation: &str, variables: &Value) -> Value {
     match operation {
-        "EpicsPage" => epics_page(world, variables),
+        "ItemsPage" => epics_page(world, variables),
+        "GroupLabels" => group_labels(world, variables),
         "CurrentUser" => json!({"data": {"currentUser": {"username": world.username}}}),
         "GroupExists" => {
             let path = variables["fullPath"].as_str().unwrap_or_default();
@@ -353,18 +414,88 @@ fn epics_page(world: &mut World, variables: &Value) -> Value {
             in_group(
                 e,
                 group,
-                variables["includeSubgroups"].as_bool() == Some(true),
+                variables["includeDescendants"].as_bool() == Some(true),
             )
         })
         .filter(|e| state_matches(e, variables["state"].as_str()))
+        .filter(|e| {
+            let types = variables["types"].as_array();
+            types.is_none_or(|types| types.iter().any(|t| t == e.kind))
+        })
         .collect();
     // CREATED_ASC: iids are given in the order epics are created.
     matching.sort_by_key(|e| e.iid);
     let matching = filter_by_label_names(world, matching, &variables["labelName"]);
+    let matching = filter_by_any_label(matching, &variables["or"]["labelNames"]);
     let base = &world.base_url;
     let (page, page_info) = keyset_page(&matching, |i| u64::from(matching[i].iid), variables);
-    let nodes: Vec<Value> = page.iter().map(|e| epic_json(e, base)).collect();
-    json!({"data": {"group": {"workItems": {"pageInfo": page_info, "nodes": nodes}}}})
+    let mut errors = Vec::new();
+    let nodes: Vec<Value> = page
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let path = |tail: &[Value]| {
+                let mut path = vec![json!("group"), json!("workItems"), json!("nodes"), json!(i)];
+                path.extend_from_slice(tail);
+                path
+            };
+            if let Some(message) = &e.vanished {
+                errors.push(json!({"message": message, "path": path(&[])}));
+                return Value::Null;
+            }
+            let mut node = epic_json(e, base);
+            if let Some(message) = &e.broken {
+                node["widgets"] = Value::Null;
+                errors.push(json!({"message": message, "path": path(&[json!("widgets")])}));
+            }
+            node
+        })
+        .collect();
+    let mut answer =
+        json!({"data": {"group": {"workItems": {"pageInfo": page_info, "nodes": nodes}}}});
+    if !errors.is_empty() {
+        answer["errors"] = Value::Array(errors);
+    }
+    answer
+}
+
+/// Labels whose title contains `search` in any letter case, as GitLab's label search
+/// finds them: those items carry and those added on their own.
+fn group_labels(world: &World, variables: &Value) -> Value {
+    let group = variables["group"].as_str().unwrap_or_default();
+    if !world.groups.contains(group) {
+        return json!({"data": {"group": null}});
+    }
+    let search = variables["search"]
+        .as_str()
+        .unwrap_or_default()
+        .to_lowercase();
+    let all: BTreeSet<&String> = world
+        .epics
+        .iter()
+        .flat_map(|e| &e.labels)
+        .chain(&world.labels)
+        .collect();
+    let nodes: Vec<Value> = all
+        .into_iter()
+        .filter(|t| t.to_lowercase().contains(&search))
+        .map(|t| json!({"title": t}))
+        .collect();
+    json!({"data": {"group": {"labels": {
+        "pageInfo": {"hasNextPage": false, "endCursor": null},
+        "nodes": nodes
+    }}}})
+}
+
+/// GitLab's `or: { labelNames }`: an item must carry one of the titles.
+fn filter_by_any_label<'a>(epics: Vec<&'a FakeEpic>, names: &Value) -> Vec<&'a FakeEpic> {
+    let Some(names) = names.as_array() else {
+        return epics;
+    };
+    epics
+        .into_iter()
+        .filter(|e| names.iter().any(|n| e.labels.iter().any(|l| l == n)))
+        .collect()
 }
 
 fn in_group(epic: &FakeEpic, group: &str, include_subgroups: bool) -> bool {
@@ -391,10 +522,11 @@ fn filter_by_label_names<'a>(
     };
     let names: Vec<&str> = names.iter().filter_map(Value::as_str).collect();
     let known = |name: &&str| {
-        world
-            .epics
-            .iter()
-            .any(|e| e.labels.iter().any(|l| l == name))
+        world.labels.iter().any(|l| l == name)
+            || world
+                .epics
+                .iter()
+                .any(|e| e.labels.iter().any(|l| l == name))
     };
     if !names.iter().all(known) {
         return Vec::new();
@@ -429,7 +561,7 @@ pub fn keyset_page<'a, T>(
     (&items[start..end], info)
 }
 
-/// `e` as GitLab's work item JSON in an `EpicsPage` answer; links start with `base`.
+/// `e` as GitLab's work item JSON in an `ItemsPage` answer; links start with `base`.
 pub fn epic_json(e: &FakeEpic, base: &str) -> Value {
     let assignees: Vec<Value> = e
         .assignees
@@ -438,13 +570,26 @@ pub fn epic_json(e: &FakeEpic, base: &str) -> Value {
         .collect();
     let labels: Vec<Value> = e.labels.iter().map(|l| json!({"title": l})).collect();
     let (open, closed) = e.child_issues;
+    let (type_name, child_type, web_url) = match e.kind {
+        "ISSUE" => (
+            "Issue",
+            "Task",
+            format!("{base}/{}/-/issues/{}", e.group, e.iid),
+        ),
+        _ => (
+            "Epic",
+            "Issue",
+            format!("{base}/groups/{}/-/epics/{}", e.group, e.iid),
+        ),
+    };
     json!({
         "id": format!("gid://gitlab/WorkItem/{}", 1000 + e.iid),
         "iid": e.iid.to_string(),
         "title": e.title,
-        "webUrl": format!("{base}/groups/{}/-/epics/{}", e.group, e.iid),
+        "webUrl": web_url,
         "state": if e.closed { "CLOSED" } else { "OPEN" },
         "createdAt": e.created_at,
+        "workItemType": {"name": type_name},
         "namespace": {"fullPath": e.group},
         "widgets": [
             {"__typename": "WorkItemWidgetDescription", "description": e.description, "lastEditedAt": e.last_edited_at},
@@ -454,7 +599,7 @@ pub fn epic_json(e: &FakeEpic, base: &str) -> Value {
             {"__typename": "WorkItemWidgetHealthStatus", "healthStatus": e.health},
             {"__typename": "WorkItemWidgetHierarchy", "rolledUpCountsByType": [
                 {"workItemType": {"name": "Epic"}, "countsByState": {"opened": 1, "closed": 1, "all": 2}},
-                {"workItemType": {"name": "Issue"}, "countsByState": {"opened": open, "closed": closed, "all": open + closed}}
+                {"workItemType": {"name": child_type}, "countsByState": {"opened": open, "closed": closed, "all": open + closed}}
             ]}
         ]
     })
