@@ -889,3 +889,19 @@ async fn an_answer_that_is_not_graphql_json_fails_quoting_what_came() {
     assert!(err.to_string().contains("not GraphQL JSON"), "{err}");
     assert!(err.to_string().contains("maintenance"), "{err}");
 }
+
+#[tokio::test]
+async fn a_label_that_exists_on_no_open_item_is_no_typo() {
+    let fake = fake_with_epics(vec![epic("A").labels(&["it-proj::crm"])]).await;
+    fake.add_labels(&["it-proj::erp"]);
+
+    let read = client(&fake)
+        .fetch_items(&program(&["IT-Proj::ERP"]))
+        .await
+        .unwrap();
+
+    assert!(read.items.is_empty());
+    assert!(read.notices.is_empty(), "{:?}", read.notices);
+    let sent = fake.variables_of("ItemsPage");
+    assert_eq!(sent[0]["labelName"], json!(["it-proj::erp"]));
+}
