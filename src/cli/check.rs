@@ -103,7 +103,20 @@ async fn check_online(config: Config) -> usize {
     }
     for p in &config.programs {
         match svc.gitlab.group_exists(&p.group).await {
-            Ok(true) => report(true, format!("GitLab group {} ({})", p.group, p.name)),
+            Ok(true) => {
+                report(true, format!("GitLab group {} ({})", p.group, p.name));
+                match svc.gitlab.labels_found_nowhere(&p.group, &p.labels).await {
+                    Ok(missing) => {
+                        for label in missing {
+                            println!(
+                                "warn GitLab label \"{label}\" ({}): exists nowhere in group {}, so the roll-up will be empty; check the program's labels",
+                                p.name, p.group
+                            );
+                        }
+                    }
+                    Err(e) => report(false, format!("GitLab labels ({}): {e}", p.name)),
+                }
+            }
             Ok(false) => report(
                 false,
                 format!(

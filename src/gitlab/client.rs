@@ -201,34 +201,58 @@ impl GitLabClient {
     }
 
     /// The server-side label filter of `query`, or the configured labels that exist
-    /// nowhere in its group. Each label is looked up once, all of them side by side.
+    /// nowhere in its group.
     async fn label_filter(
         &self,
         query: &ItemQuery,
     ) -> Result<Result<LabelFilter, Vec<String>>, Error> {
+        let resolved = self.resolve_labels(&query.group, &query.labels).await?;
+        let missing = missing(&resolved);
+        if !missing.is_empty() {
+            return Ok(Err(missing));
+        }
+        Ok(Ok(label_filter(
+            resolved.into_iter().map(|(_, titles)| titles).collect(),
+        )))
+    }
+
+    /// The labels of `labels` that exist nowhere in `group`, in any letter case: what
+    /// `rolly check` warns about, since such a program's roll-up is always empty.
+    ///
+    /// # Errors
+    /// [`Error::GroupNotFound`] when the group is missing or hidden, plus the request
+    /// errors.
+    pub async fn labels_found_nowhere(
+        &self,
+        group: &str,
+        labels: &[String],
+    ) -> Result<Vec<String>, Error> {
+        Ok(missing(&self.resolve_labels(group, labels).await?))
+    }
+
+    /// Each configured label (once, whatever its letter case) with its exact titles in
+    /// `group`; the labels are looked up side by side.
+    async fn resolve_labels(
+        &self,
+        group: &str,
+        labels: &[String],
+    ) -> Result<Vec<(String, Vec<String>)>, Error> {
         let mut wanted: Vec<&str> = Vec::new();
-        for label in &query.labels {
+        for label in labels {
             let label = label.trim();
             if !wanted.iter().any(|w| same_label(w, label)) {
                 wanted.push(label);
             }
         }
         let found = futures::future::try_join_all(
-            wanted
-                .iter()
-                .map(|label| self.label_titles(&query.group, label)),
+            wanted.iter().map(|label| self.label_titles(group, label)),
         )
         .await?;
-        let missing: Vec<String> = wanted
-            .iter()
-            .zip(&found)
-            .filter(|(_, titles)| titles.is_empty())
-            .map(|(label, _)| (*label).to_owned())
-            .collect();
-        if !missing.is_empty() {
-            return Ok(Err(missing));
-        }
-        Ok(Ok(label_filter(found)))
+        Ok(wanted
+            .into_iter()
+            .map(str::to_owned)
+            .zip(found)
+            .collect())
     }
 
     /// The exact titles of `label` (in any letter case) that items of `group` can carry.
@@ -493,6 +517,14 @@ fn label_filter(found: Vec<Vec<String>>) -> LabelFilter {
         }
     }
     filter
+}
+
+fn missing(resolved: &[(String, Vec<String>)]) -> Vec<String> {
+    resolved
+        .iter()
+        .filter(|(_, titles)| titles.is_empty())
+        .map(|(label, _)| label.clone())
+        .collect()
 }
 
 fn same_label(a: &str, b: &str) -> bool {

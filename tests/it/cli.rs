@@ -393,3 +393,26 @@ async fn once_runs_programs_side_by_side_and_reports_them_in_config_order() {
         assert!(line.starts_with(&format!("{name}: delivered")), "{lines:?}");
     }
 }
+
+#[tokio::test]
+async fn check_warns_about_a_label_that_exists_nowhere_naming_program_and_label() {
+    let gitlab = FakeGitLab::start().await;
+    let slack = FakeSlack::start().await;
+    gitlab.add_group(GROUP, vec![epic("A").labels(&[LABEL])]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &gitlab, &slack);
+    let toml = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, toml.replace(LABEL, "it-proj::crn")).unwrap();
+    let out = tokio::task::spawn_blocking(move || rolly(&["check", "--config", &config], &TOKENS))
+        .await
+        .unwrap();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    assert!(
+        text.lines().any(|l| l.starts_with("warn")
+            && l.contains("\"it-proj::crn\"")
+            && l.contains("(crm)")
+            && l.contains(GROUP)),
+        "{text}"
+    );
+}

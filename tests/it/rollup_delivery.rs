@@ -584,3 +584,53 @@ async fn a_failure_alert_names_the_program_and_the_next_step_with_the_error_esca
     rolly::alert(&app.svc, None, "crm", "2026-W48", "e", "n").await;
     assert_eq!(app.slack.posts().len(), 1, "no error channel, no alert");
 }
+
+#[tokio::test]
+async fn a_label_found_nowhere_delivers_an_empty_rollup_that_names_it() {
+    let app = TestApp::spawn("").await;
+    app.gitlab
+        .add_group(GROUP, vec![epic("Tagged otherwise").labels(&["it-proj::erp"])]);
+
+    let Delivery::Delivered { .. } = deliver(&app, false).await.unwrap() else {
+        panic!("delivered")
+    };
+
+    let posts = app.slack.posts();
+    assert_eq!(posts.len(), 1);
+    let text = all_text(&posts);
+    assert!(
+        text.contains(&format!("No label \"{LABEL}\" exists in GitLab group {GROUP}")),
+        "{text}"
+    );
+    assert!(text.contains("No open epics carry"), "{text}");
+}
+
+#[tokio::test]
+async fn a_free_tier_program_of_issues_is_delivered_with_their_sections() {
+    let app = TestApp::spawn("item_types = [\"issue\"]").await;
+    app.gitlab.add_group(GROUP, vec![]);
+    app.gitlab.add_project_items(
+        &format!("{GROUP}/portal"),
+        vec![
+            crate::helpers::fake_gitlab::work_issue("Portal login")
+                .labels(&[LABEL, "it-priority::p1"])
+                .description("<!-- Status Start -->\nSSO works, see #12\n<!-- Status End -->")
+                .last_edited_at("2026-11-20T17:00:00Z")
+                .child_issues(1, 3),
+        ],
+    );
+
+    deliver(&app, false).await.unwrap();
+
+    let posts = app.slack.posts();
+    let text = all_text(&posts);
+    assert!(text.contains("Portal login"), "{text}");
+    assert!(text.contains("SSO works"), "{text}");
+    assert!(text.contains("3/4 tasks closed"), "{text}");
+    assert!(
+        text.contains(&format!("/{GROUP}/portal/-/issues/12|#12>")),
+        "an issue's references resolve in its project: {text}"
+    );
+    let context = serde_json::to_string(&posts[0].blocks).unwrap();
+    assert!(context.contains("1 issue"), "{context}");
+}
