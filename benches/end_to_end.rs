@@ -675,6 +675,11 @@ async fn answer(State(pages): State<Arc<Pages>>, body: Bytes) -> Response {
     .expect("sleeping");
     let body: Value = serde_json::from_slice(&body).unwrap_or_default();
     let variables = &body["variables"];
+    if body["operationName"] == "GroupLabels" {
+        // Every program selects its epics by the one label all of them carry.
+        let answer = r#"{"data":{"group":{"labels":{"pageInfo":{"hasNextPage":false,"endCursor":null},"nodes":[{"title":"it-proj::bench"}]}}}}"#;
+        return ([(header::CONTENT_TYPE, "application/json")], answer).into_response();
+    }
     let group = variables["group"].as_str().unwrap_or_default();
     let Some(nodes) = pages.groups.get(group) else {
         return (StatusCode::BAD_REQUEST, format!("no group {group:?}")).into_response();

@@ -248,11 +248,7 @@ impl GitLabClient {
             wanted.iter().map(|label| self.label_titles(group, label)),
         )
         .await?;
-        Ok(wanted
-            .into_iter()
-            .map(str::to_owned)
-            .zip(found)
-            .collect())
+        Ok(wanted.into_iter().map(str::to_owned).zip(found).collect())
     }
 
     /// The exact titles of `label` (in any letter case) that items of `group` can carry.

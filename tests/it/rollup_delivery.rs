@@ -588,8 +588,10 @@ async fn a_failure_alert_names_the_program_and_the_next_step_with_the_error_esca
 #[tokio::test]
 async fn a_label_found_nowhere_delivers_an_empty_rollup_that_names_it() {
     let app = TestApp::spawn("").await;
-    app.gitlab
-        .add_group(GROUP, vec![epic("Tagged otherwise").labels(&["it-proj::erp"])]);
+    app.gitlab.add_group(
+        GROUP,
+        vec![epic("Tagged otherwise").labels(&["it-proj::erp"])],
+    );
 
     let Delivery::Delivered { .. } = deliver(&app, false).await.unwrap() else {
         panic!("delivered")
@@ -599,7 +601,9 @@ async fn a_label_found_nowhere_delivers_an_empty_rollup_that_names_it() {
     assert_eq!(posts.len(), 1);
     let text = all_text(&posts);
     assert!(
-        text.contains(&format!("No label \"{LABEL}\" exists in GitLab group {GROUP}")),
+        text.contains(&format!(
+            "No label \"{LABEL}\" exists in GitLab group {GROUP}"
+        )),
         "{text}"
     );
     assert!(text.contains("No open epics carry"), "{text}");
