@@ -42,7 +42,7 @@ pub(super) async fn run(path: &Path, names: &[String], dry_run: bool) -> anyhow:
                 println!("{}: the reminder for this period was already sent", p.name)
             }
             Ok(Reminded::Sent { messages, epics }) => println!(
-                "{}: reminded about {epics} epic(s) in {messages} message(s)",
+                "{}: reminded about {epics} item(s) in {messages} message(s)",
                 p.name
             ),
             Err(e) => {

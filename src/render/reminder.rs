@@ -44,9 +44,10 @@ pub fn render(title: &str, deadline: &str, items: &[Item]) -> Vec<SlackMessage> 
         }
     }
     let fallback = format!(
-        "Status updates needed for {}: {} epic(s)",
+        "Status updates needed for {}: {} item{}",
         escape(title),
-        items.len()
+        items.len(),
+        if items.len() == 1 { "" } else { "s" }
     );
     let mut messages: Vec<Vec<String>> = vec![Vec::new()];
     let mut chars = 0;
