@@ -20,6 +20,7 @@ use crate::server;
 use crate::slack::{self, SlackClient};
 use crate::state::lock::{self, StateLock};
 use crate::state::{self, Kind, Store};
+use crate::systemd;
 
 /// How a command uses the state database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,6 +164,9 @@ impl App {
         shutdown: CancellationToken,
     ) -> Result<(), Error> {
         let store = Arc::clone(&self.services.store);
+        let clock = Arc::clone(&self.services.clock);
+        let status = daemon::Status::default();
+        server::announce(&self.config.programs);
         server::seed_last_success(&store);
         if let Some(settings) = &self.config.server {
             let listen = settings.listen;
@@ -170,7 +174,11 @@ impl App {
                 .await
                 .map_err(|source| Error::Listen { listen, source })?;
             tracing::info!(%listen, "serving /healthz, /readyz, /metrics");
-            let router = server::router(server::AppState { store, metrics });
+            let router = server::router(server::AppState {
+                store,
+                metrics,
+                schedule: Some((status.clone(), Arc::clone(&clock))),
+            });
             let stop = shutdown.clone();
             tokio::spawn(async move {
                 let serve = axum::serve(listener, router)
@@ -180,18 +188,21 @@ impl App {
                 }
             });
         }
-        let clock = Arc::clone(&self.services.clock);
         for p in &self.config.programs {
             let next = p.schedule.next_after(p.timezone, clock.now());
             tracing::info!(program = %p.name, schedule = %p.schedule, timezone = %p.timezone, next = ?next, "scheduled");
         }
+        systemd::spawn_watchdog(status.clone(), Arc::clone(&clock), shutdown.clone());
         let daemon = Daemon {
             programs: self.config.programs.clone(),
             clock,
             jobs: Arc::new(self),
             retry_delays: daemon::RETRY_DELAYS.to_vec(),
+            status,
         };
+        systemd::notify_ready();
         daemon.run(shutdown, daemon::SHUTDOWN_GRACE).await;
+        systemd::notify_stopping();
         Ok(())
     }
 

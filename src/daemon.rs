@@ -19,6 +19,11 @@ use crate::clock::Clock;
 use crate::config::Program;
 use crate::state::Kind;
 
+mod status;
+
+pub use status::Status;
+use status::TaskGuard;
+
 /// Delays between attempts of a failed run: 1, 5 and 15 minutes, then hourly.
 pub const RETRY_DELAYS: [Duration; 4] = [
     Duration::from_secs(60),
@@ -61,6 +66,8 @@ pub struct Daemon<J> {
     pub clock: Arc<dyn Clock>,
     pub jobs: Arc<J>,
     pub retry_delays: Vec<Duration>,
+    /// Where each program's task reports what it is doing.
+    pub status: Status,
 }
 
 impl<J> Clone for Daemon<J> {
@@ -70,6 +77,7 @@ impl<J> Clone for Daemon<J> {
             clock: Arc::clone(&self.clock),
             jobs: Arc::clone(&self.jobs),
             retry_delays: self.retry_delays.clone(),
+            status: self.status.clone(),
         }
     }
 }
@@ -84,7 +92,16 @@ impl<J: Jobs> Daemon<J> {
             let daemon = self.clone();
             let shutdown = shutdown.clone();
             let permits = permits.clone();
-            tracker.spawn(async move { daemon.program_loop(program, shutdown, permits).await });
+            tracker.spawn(async move {
+                let _guard = TaskGuard {
+                    status: daemon.status.clone(),
+                    program: program.name.clone(),
+                };
+                daemon.program_loop(program, &shutdown, permits).await;
+                if shutdown.is_cancelled() {
+                    daemon.status.shutting_down();
+                }
+            });
         }
         tracker.close();
         shutdown.cancelled().await;
@@ -100,23 +117,32 @@ impl<J: Jobs> Daemon<J> {
     async fn program_loop(
         &self,
         program: Program,
-        shutdown: CancellationToken,
+        shutdown: &CancellationToken,
         permits: Arc<Semaphore>,
     ) {
         let now = self.clock.now();
         let mut due = initial_jobs(&program, now);
         loop {
             due.sort_by_key(|j| j.scheduled_at);
+            for job in &due {
+                self.status
+                    .next_run(&program.name, job.kind, job.scheduled_at);
+            }
             let Some(job) = due.first().cloned() else {
                 return;
             };
-            if !self.sleep_until(job.scheduled_at, &shutdown).await {
+            self.status.sleeping(&program.name, job.scheduled_at);
+            if !self.sleep_until(job.scheduled_at, shutdown).await {
                 return;
             }
             due.remove(0);
             let next = next_job(&program, job.kind, job.scheduled_at);
+            if let Some(next) = &next {
+                self.status
+                    .next_run(&program.name, next.kind, next.scheduled_at);
+            }
             let completed = self
-                .run_with_retries(&program, job, &shutdown, &permits)
+                .run_with_retries(&program, job, shutdown, &permits)
                 .await;
             due.extend(next);
             if !completed {
@@ -140,6 +166,7 @@ impl<J: Jobs> Daemon<J> {
         loop {
             // A slot is held per attempt, not across retry sleeps, so one program's
             // outage does not hold back the others.
+            self.status.busy(&program.name, self.clock.now());
             let permit = tokio::select! {
                 permit = permits.acquire() => permit.expect("semaphore is never closed"),
                 _ = shutdown.cancelled() => return false,
@@ -164,6 +191,7 @@ impl<J: Jobs> Daemon<J> {
                 return true;
             }
             attempt += 1;
+            self.status.sleeping(&program.name, retry_at);
             if !self.sleep_until(retry_at, shutdown).await {
                 return false;
             }

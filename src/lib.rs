@@ -19,8 +19,9 @@
 //!   each other, and files of one folder never use each other in a cycle.
 //! - `jobs`: one run of one program (roll-up, reminder): claim -> fetch -> build ->
 //!   render -> deliver -> record.
-//! - `daemon`: timers, catch-up, retries, shutdown, running jobs through a trait;
-//!   `server`: /healthz, /readyz, /metrics.
+//! - `daemon`: timers, catch-up, retries, shutdown, running jobs through a trait, and
+//!   the status of each program's schedule.
+//! - `server`: /healthz, /readyz, /metrics; `systemd`: readiness and the watchdog.
 //! - `app`: the composition root: a config becomes clients, state and a clock.
 //! - `cli`: the verbs, imported by the binary only.
 //!
@@ -41,12 +42,14 @@ pub mod retry;
 mod server;
 mod slack;
 mod state;
+mod systemd;
 mod tls;
 
 pub use app::{App, Builder as AppBuilder, Error as AppError, StateAccess};
 pub use cli::{Cli, run};
 pub use config::{Config, ConfigError, Problem, Program, TokenNeeds};
 pub use daemon::MAX_CONCURRENT_PROGRAMS;
+pub use daemon::Status as ScheduleStatus;
 pub use gitlab::{Error as GitLabError, GitLabClient, IssueRef, ItemQuery, ItemsRead};
 pub use jobs::alert::report as alert;
 pub use jobs::reminder::{REMINDER_EVENT, Reminded, remind};

@@ -1,5 +1,6 @@
-//! The small HTTP endpoint: `/healthz` (alive), `/readyz` (config loaded, database
-//! usable) and `/metrics` (Prometheus text). No answer carries a secret.
+//! The small HTTP endpoint: `/healthz` (every program's schedule is alive and on time),
+//! `/readyz` (config loaded, database usable) and `/metrics` (Prometheus text), and the
+//! metrics that exist from the first scrape. No answer carries a secret.
 
 use std::sync::Arc;
 
@@ -10,13 +11,57 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-use crate::state::Store;
+use crate::clock::Clock;
+use crate::config::Program;
+use crate::daemon::Status;
+use crate::state::{Kind, Store};
 
 /// What the handlers read.
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<Store>,
     pub metrics: PrometheusHandle,
+    /// The daemon's scheduling status; `None` where no daemon runs.
+    pub schedule: Option<(Status, Arc<dyn Clock>)>,
+}
+
+/// Outcomes a run is counted under in `rolly_runs_total`.
+const OUTCOMES: [&str; 3] = ["delivered", "skipped", "failed"];
+
+/// Publishes what a scrape must find before any run: the build, that rolly is up, and
+/// every program's run counters at zero, so rates and alerts work from the start.
+pub fn announce(programs: &[Program]) {
+    metrics::describe_gauge!(
+        "rolly_build_info",
+        "The running rolly's version (always 1)."
+    );
+    metrics::describe_gauge!("rolly_up", "1 while the daemon runs.");
+    metrics::describe_gauge!(
+        "rolly_next_run_timestamp_seconds",
+        metrics::Unit::Seconds,
+        "When a program's next scheduled run is due (Unix time)."
+    );
+    metrics::describe_gauge!(
+        "rolly_last_success_timestamp_seconds",
+        metrics::Unit::Seconds,
+        "When a program's last run of a kind succeeded (Unix time), kept across restarts."
+    );
+    metrics::describe_counter!(
+        "rolly_runs_total",
+        "Finished runs by program, kind and outcome (delivered, skipped, failed)."
+    );
+    metrics::gauge!("rolly_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+    metrics::gauge!("rolly_up").set(1.0);
+    for p in programs {
+        let kinds = std::iter::once(Kind::Rollup)
+            .chain(p.reminder_schedule.as_ref().map(|_| Kind::Reminder));
+        for kind in kinds {
+            for outcome in OUTCOMES {
+                metrics::counter!("rolly_runs_total", "program" => p.name.clone(), "kind" => kind.as_str(), "outcome" => outcome)
+                    .increment(0);
+            }
+        }
+    }
 }
 
 /// Installs the global metrics recorder and returns the handle that renders it.
@@ -46,10 +91,25 @@ pub fn seed_last_success(store: &Store) {
 /// The routes.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
         .with_state(state)
+}
+
+async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    let problems = match &state.schedule {
+        Some((status, clock)) => status.problems(clock.now()),
+        None => Vec::new(),
+    };
+    if problems.is_empty() {
+        return (StatusCode::OK, "ok\n".to_owned());
+    }
+    tracing::warn!(problems = %problems.join("; "), "unhealthy");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("{}\n", problems.join("\n")),
+    )
 }
 
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {

@@ -17,7 +17,8 @@ const LAYERS: &[&[&str]] = &[
     &["render"],
     &["gitlab", "slack", "state"],
     &["jobs"],
-    &["daemon", "server"],
+    &["daemon"],
+    &["server", "systemd"],
     &["app"],
     &["cli"],
 ];

@@ -79,6 +79,7 @@ fn harness(start: DateTime<Utc>, failures: usize, run_time: Duration) -> Harness
         clock,
         jobs: Arc::new(jobs),
         retry_delays: RETRY_DELAYS.to_vec(),
+        status: Default::default(),
     };
     Harness {
         runs,
@@ -215,4 +216,45 @@ fn initial_jobs_include_a_missed_reminder_within_the_window() {
         kind: Kind::Rollup,
         scheduled_at: utc(2026, 11, 23, 8, 0)
     }));
+}
+
+/// Jobs whose run panics, as a bug in a job would.
+struct Panicker;
+
+impl Jobs for Panicker {
+    async fn run(&self, _job: &Job) -> Result<(), String> {
+        panic!("a bug in a job");
+    }
+
+    async fn report_failure(&self, _job: &Job, _error: &str, _gave_up: bool) {}
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_program_whose_task_died_makes_the_schedule_unhealthy_until_shutdown() {
+    let start = utc(2026, 11, 22, 12, 0); // Sunday: the first run is Monday 08:00 UTC
+    let clock: Arc<dyn Clock> = Arc::new(TokioClock::starting_at(start));
+    let status = Status::default();
+    let daemon = Daemon {
+        programs: vec![program()],
+        clock: clock.clone(),
+        jobs: Arc::new(Panicker),
+        retry_delays: RETRY_DELAYS.to_vec(),
+        status: status.clone(),
+    };
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(daemon.run(shutdown.clone(), SHUTDOWN_GRACE));
+
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+    assert!(
+        status.problems(clock.now()).is_empty(),
+        "asleep until Monday"
+    );
+    tokio::time::sleep(Duration::from_secs(24 * 3600)).await;
+    assert_eq!(
+        status.problems(clock.now()),
+        ["program crm: its scheduling task has stopped"]
+    );
+
+    shutdown.cancel();
+    task.await.unwrap();
 }
