@@ -97,6 +97,13 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Print a shell completion script, e.g. `rolly completions bash > /etc/bash_completion.d/rolly`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `rolly man > /usr/local/share/man/man1/rolly.1`.
+    Man,
 }
 
 /// How a roll-up is printed.
@@ -182,6 +189,16 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             dry_run,
         } => remind::run(path, programs, dry_run).await,
         Command::Run => run::run(path).await,
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "rolly", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man => {
+            let command = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(command).render(&mut std::io::stdout())?;
+            Ok(())
+        }
     }
 }
 

@@ -416,3 +416,25 @@ async fn check_warns_about_a_label_that_exists_nowhere_naming_program_and_label(
         "{text}"
     );
 }
+
+#[test]
+fn completions_and_the_man_page_are_generated_from_the_command_line() {
+    let bash = rolly(&["completions", "bash"], &[]);
+    assert_eq!(bash.status.code(), Some(0), "{}", stderr(&bash));
+    assert!(
+        stdout(&bash).contains("complete -F _rolly"),
+        "{}",
+        stdout(&bash)
+    );
+    let man = rolly(&["man"], &[]);
+    assert_eq!(man.status.code(), Some(0), "{}", stderr(&man));
+    let page = stdout(&man);
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH rolly 1"),
+        "{page}"
+    );
+    for verb in ["run", "once", "check", "completions"] {
+        assert!(page.contains(verb), "the man page lists {verb}");
+    }
+    assert_eq!(rolly(&["completions", "tcsh"], &[]).status.code(), Some(2));
+}
