@@ -174,10 +174,24 @@ impl App {
                 .await
                 .map_err(|source| Error::Listen { listen, source })?;
             tracing::info!(%listen, "serving /healthz, /readyz, /metrics");
+            let interactions =
+                self.config
+                    .slack
+                    .signing_secret
+                    .clone()
+                    .map(|secret| server::Interactions {
+                        updates: Arc::new(jobs::update::Updates::new(
+                            self.services.clone(),
+                            Arc::clone(&self.config),
+                        )),
+                        signing_secret: secret,
+                        clock: Arc::clone(&clock),
+                    });
             let router = server::router(server::AppState {
                 store,
                 metrics,
                 schedule: Some((status.clone(), Arc::clone(&clock))),
+                interactions,
             });
             let stop = shutdown.clone();
             tokio::spawn(async move {

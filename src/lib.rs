@@ -54,6 +54,7 @@ pub use gitlab::{Error as GitLabError, GitLabClient, IssueRef, ItemQuery, ItemsR
 pub use jobs::alert::report as alert;
 pub use jobs::reminder::{REMINDER_EVENT, Reminded, remind};
 pub use jobs::rollup::{Delivery, ROLLUP_EVENT, build_rollup, deliver_rollup, rollup_key};
+pub use jobs::update::Updates;
 pub use jobs::{Error as RunError, Services};
 pub use model::epic::{Epic, EpicState, HealthStatus, ItemKind, Person, Progress};
 pub use model::extract::{Extracted, Health, Priority, Rules, Section, extract};
@@ -66,7 +67,7 @@ pub use render::{
     slack::render as render_slack, terminal::render as render_terminal,
 };
 pub use retry::RetryPolicy;
-pub use server::{AppState, install_metrics, router};
+pub use server::{AppState, Interactions, install_metrics, router};
 pub use slack::{
     DEFAULT_REQUEST_TIMEOUT as SLACK_REQUEST_TIMEOUT, Error as SlackError, MessageTag, Posted,
     SlackClient,

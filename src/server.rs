@@ -1,20 +1,31 @@
 //! The small HTTP endpoint: `/healthz` (every program's schedule is alive and on time),
-//! `/readyz` (config loaded, database usable) and `/metrics` (Prometheus text), and the
-//! metrics that exist from the first scrape. No answer carries a secret.
+//! `/readyz` (config loaded, database usable), `/metrics` (Prometheus text) and
+//! `/slack/interactions` (button clicks and forms, verified as Slack's before they are
+//! read), and the metrics that exist from the first scrape. No answer carries a secret.
 
 use std::sync::Arc;
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::clock::Clock;
 use crate::config::Program;
 use crate::daemon::Status;
+use crate::jobs::update::{Answer, Updates};
+use crate::render::reminder::UPDATE_ACTION;
+use crate::render::update::CALLBACK_ID;
+use crate::slack::{Interaction, signature};
 use crate::state::{Kind, Store};
+
+/// Slack waits 3 seconds for an answer; a submission not done by then closes its form
+/// and finishes on its own.
+const SUBMIT_ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_millis(2500);
 
 /// What the handlers read.
 #[derive(Clone)]
@@ -23,6 +34,16 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// The daemon's scheduling status; `None` where no daemon runs.
     pub schedule: Option<(Status, Arc<dyn Clock>)>,
+    /// Status updates from Slack; `None` unless a program takes them.
+    pub interactions: Option<Interactions>,
+}
+
+/// What `/slack/interactions` needs.
+#[derive(Clone)]
+pub struct Interactions {
+    pub updates: Arc<Updates>,
+    pub signing_secret: SecretString,
+    pub clock: Arc<dyn Clock>,
 }
 
 /// Outcomes a run is counted under in `rolly_runs_total`.
@@ -94,6 +115,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
+        .route("/slack/interactions", post(slack_interactions))
         .with_state(state)
 }
 
@@ -130,4 +152,68 @@ async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),
     )
+}
+
+/// Verifies the request as Slack's, then acknowledges at once and works after; only a
+/// form submission waits (briefly) for its answer, which Slack shows on the form.
+async fn slack_interactions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(ix) = state.interactions else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Err(reason) = signature::verify(
+        ix.signing_secret.expose_secret().as_bytes(),
+        header("x-slack-request-timestamp"),
+        header("x-slack-signature"),
+        &body,
+        ix.clock.now().timestamp(),
+    ) {
+        tracing::warn!(%reason, "refused a request to /slack/interactions");
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let payload = url::form_urlencoded::parse(&body)
+        .find(|(key, _)| key == "payload")
+        .map(|(_, value)| value.into_owned());
+    let interaction = match payload.as_deref().map(Interaction::parse) {
+        Some(Ok(interaction)) => interaction,
+        Some(Err(e)) => {
+            tracing::warn!(error = %e, "unreadable interaction payload");
+            return StatusCode::BAD_REQUEST.into_response();
+        }
+        None => return StatusCode::BAD_REQUEST.into_response(),
+    };
+    match interaction {
+        Interaction::Click(click) if click.action_id.starts_with(UPDATE_ACTION) => {
+            tokio::spawn(async move { ix.updates.click(&click).await });
+            StatusCode::OK.into_response()
+        }
+        Interaction::Submission(submission) if submission.callback_id == CALLBACK_ID => {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let updates = Arc::clone(&ix.updates);
+            tokio::spawn(async move {
+                let answer = updates.submit(&submission).await;
+                if let Err(Answer::Errors(errors)) = tx.send(answer) {
+                    // The form closed before the answer: tell the person another way.
+                    let text: Vec<&str> = errors.iter().map(|(_, m)| m.as_str()).collect();
+                    updates.tell(&submission.user_id, &text.join(" ")).await;
+                }
+            });
+            match tokio::time::timeout(SUBMIT_ANSWER_WITHIN, rx).await {
+                Ok(Ok(Answer::Errors(errors))) => {
+                    let errors: serde_json::Map<String, serde_json::Value> = errors
+                        .into_iter()
+                        .map(|(block, message)| (block.to_owned(), message.into()))
+                        .collect();
+                    axum::Json(serde_json::json!({"response_action": "errors", "errors": errors}))
+                        .into_response()
+                }
+                _ => StatusCode::OK.into_response(),
+            }
+        }
+        _ => StatusCode::OK.into_response(),
+    }
 }

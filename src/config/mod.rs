@@ -53,6 +53,9 @@ pub struct GitLabSettings {
 pub struct SlackSettings {
     pub api_url: Url,
     pub token: Option<SecretString>,
+    /// Verifies requests from Slack; read when a program takes status updates from Slack
+    /// and tokens are resolved.
+    pub signing_secret: Option<SecretString>,
     pub error_channel: Option<String>,
     pub max_retries: u32,
 }
@@ -93,6 +96,10 @@ pub struct Program {
     pub reminder_target: ReminderTarget,
     /// Which work items are roll-up items: epics (default), issues, or both.
     pub item_types: Vec<ItemKind>,
+    /// Owners may update their status sections from Slack.
+    pub slack_updates: bool,
+    /// GitLab usernames (lower case) who may update any item of the program from Slack.
+    pub owners: Vec<String>,
     pub rollup_issue: Option<RollupIssue>,
 }
 

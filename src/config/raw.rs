@@ -39,6 +39,8 @@ pub struct RawGitLab {
 pub struct RawSlack {
     pub token_env: Option<String>,
     pub token_file: Option<String>,
+    pub signing_secret_env: Option<String>,
+    pub signing_secret_file: Option<String>,
     pub api_url: Option<String>,
     pub error_channel: Option<String>,
     pub max_retries: Option<u32>,
@@ -81,6 +83,7 @@ pub struct RawProgramSettings {
     pub reminder_schedule: Option<String>,
     pub reminder_target: Option<String>,
     pub item_types: Option<Vec<String>>,
+    pub slack_updates: Option<bool>,
 }
 
 impl RawProgramSettings {
@@ -102,6 +105,7 @@ impl RawProgramSettings {
             reminder_schedule: self.reminder_schedule.or(d.reminder_schedule),
             reminder_target: self.reminder_target.or(d.reminder_target),
             item_types: self.item_types.or(d.item_types),
+            slack_updates: self.slack_updates.or(d.slack_updates),
         }
     }
 }
@@ -131,6 +135,10 @@ pub struct RawProgram {
     pub reminder_schedule: Option<String>,
     pub reminder_target: Option<String>,
     pub item_types: Option<Vec<String>>,
+    pub slack_updates: Option<bool>,
+    /// GitLab usernames who may update any item's status from Slack.
+    #[serde(default)]
+    pub owners: Vec<String>,
     pub rollup_issue: Option<RawRollupIssue>,
 }
 
@@ -161,6 +169,7 @@ impl RawProgram {
             reminder_schedule: self.reminder_schedule.clone(),
             reminder_target: self.reminder_target.clone(),
             item_types: self.item_types.clone(),
+            slack_updates: self.slack_updates,
         }
     }
 }

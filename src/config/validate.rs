@@ -98,6 +98,17 @@ impl Check<'_> {
 
     /// Reads a token from `token_file` if set, else from the variable `token_env` names.
     fn token(&mut self, section: &str, env_name: &str, file: Option<&str>) -> Option<SecretString> {
+        self.secret(section, "token", env_name, file)
+    }
+
+    /// Reads `<section>.<what>_file` if set, else the variable `<what>_env` names.
+    fn secret(
+        &mut self,
+        section: &str,
+        what: &str,
+        env_name: &str,
+        file: Option<&str>,
+    ) -> Option<SecretString> {
         if let Some(file) = file {
             let path = PathBuf::from(file);
             return match std::fs::read_to_string(&path) {
@@ -106,7 +117,7 @@ impl Check<'_> {
                 }
                 Ok(_) => {
                     self.problem(
-                        format!("{section}.token_file"),
+                        format!("{section}.{what}_file"),
                         None,
                         format!("{} is empty", path.display()),
                     );
@@ -114,7 +125,7 @@ impl Check<'_> {
                 }
                 Err(e) => {
                     self.problem(
-                        format!("{section}.token_file"),
+                        format!("{section}.{what}_file"),
                         None,
                         format!("cannot read {}: {e}", path.display()),
                     );
@@ -126,10 +137,10 @@ impl Check<'_> {
             Some(v) if !v.is_empty() => Some(SecretString::from(v.to_owned())),
             _ => {
                 self.problem(
-                    format!("{section}.token_env"),
+                    format!("{section}.{what}_env"),
                     None,
                     format!(
-                        "environment variable {env_name} is not set (or set {section}.token_file)"
+                        "environment variable {env_name} is not set (or set {section}.{what}_file)"
                     ),
                 );
                 None
@@ -206,6 +217,30 @@ pub(super) fn validate(
         }
     }
     note_shared_rollup_labels(&mut c, &raw.program, &mut programs);
+    let mut slack = slack;
+    if let Some(p) = programs.iter().find(|p| p.slack_updates) {
+        if server.is_none() {
+            c.problem(
+                "server.listen",
+                Some(p.name.as_str()),
+                "slack_updates needs the HTTP endpoint: Slack sends button clicks to \
+                 /slack/interactions on [server] listen",
+            );
+        }
+        if needs.slack {
+            let s = &raw.slack;
+            let env_name = s
+                .signing_secret_env
+                .as_deref()
+                .unwrap_or("SLACK_SIGNING_SECRET");
+            slack.signing_secret = c.secret(
+                "slack",
+                "signing_secret",
+                env_name,
+                s.signing_secret_file.as_deref(),
+            );
+        }
+    }
     for (user, id) in &raw.people {
         if !looks_like_slack_user(id) {
             c.problem(
@@ -275,6 +310,7 @@ fn slack_settings(c: &mut Check<'_>, raw: &RawConfig, needs: TokenNeeds) -> Slac
     SlackSettings {
         api_url,
         token,
+        signing_secret: None,
         error_channel: s.error_channel.clone(),
         max_retries: s.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
     }
@@ -434,6 +470,8 @@ fn program(
         reminder_schedule,
         reminder_target,
         item_types,
+        slack_updates: s.slack_updates.unwrap_or(false),
+        owners: p.owners.iter().map(|o| o.trim().to_lowercase()).collect(),
         rollup_issue,
     })
 }

@@ -342,7 +342,7 @@ impl GitLabClient {
 
     /// Sends one operation with retries and decodes its `data`; GraphQL errors beside
     /// the data fail it.
-    async fn execute<Q: GraphQLQuery>(
+    pub(super) async fn execute<Q: GraphQLQuery>(
         &self,
         operation: &'static str,
         variables: Q::Variables,

@@ -10,15 +10,18 @@
 //!   their answers into [`crate::model::epic::Epic`]; generated types stay there.
 //! - `wire`: the endpoint, bearer header, GraphQL answers, rate-limit headers, and the
 //!   log line and metrics of each request.
+//! - `item`: one work item read fresh and written for a status update from Slack.
 //! - `error`: [`Error`], worded for the admin who has to act on it.
 
 mod client;
 mod error;
+mod item;
 mod queries;
 mod wire;
 
 pub use client::GitLabClient;
 pub use error::Error;
+pub use item::ItemToUpdate;
 
 use crate::model::epic::{Epic, ItemKind};
 use crate::model::rollup::Notice;

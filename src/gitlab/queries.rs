@@ -498,7 +498,7 @@ pub(super) fn closed_issue(
     }
 }
 
-fn no_payload(operation: &'static str) -> Error {
+pub(super) fn no_payload(operation: &'static str) -> Error {
     Error::UnexpectedAnswer {
         operation,
         detail: "GitLab answered without the mutation's result".to_owned(),

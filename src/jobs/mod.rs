@@ -6,6 +6,7 @@
 //! - [`reminder`]: the Friday reminder about missing or stale sections.
 //! - `post`: posting a thread of messages, resuming one an earlier attempt began.
 //! - `issue`: the GitLab roll-up issue.
+//! - [`update`]: status sections written from Slack (the Update status button).
 //! - [`alert`]: failures reported to the error channel.
 
 pub mod alert;
@@ -13,6 +14,7 @@ mod issue;
 mod post;
 pub mod reminder;
 pub mod rollup;
+pub mod update;
 
 use std::sync::Arc;
 

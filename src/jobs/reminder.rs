@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::post::{self, Lookup, Parts, Thread};
 use super::rollup::build_reminder_rollup;
+use super::update::update_button_value;
 use super::{Error, Services, count_run};
 use crate::config::{Config, Program, ReminderTarget};
 use crate::model::epic::Person;
@@ -114,6 +115,9 @@ async fn build_and_send(
             people.push(resolver.who(p).await?);
         }
         items.push(Item {
+            update: program
+                .slack_updates
+                .then(|| update_button_value(&program.name, &e.id)),
             title: e.title.clone(),
             web_url: e.web_url.clone(),
             reason: reason(e),

@@ -68,7 +68,7 @@ pub fn status_section(description: Option<&str>, start: &str, end: &str) -> Sect
 
 /// Byte range `(start, end)` of the first occurrence of `marker` at or after `from`,
 /// comparing without whitespace and letter case.
-fn find_marker(text: &str, marker: &str, from: usize) -> Option<(usize, usize)> {
+pub(super) fn find_marker(text: &str, marker: &str, from: usize) -> Option<(usize, usize)> {
     let first = needle(marker).next()?;
     let hay = &text[from..];
     // Only places where the marker's first character stands are tried; for the usual

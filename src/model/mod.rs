@@ -4,9 +4,11 @@
 //! - [`epic`]: plain records of what GitLab returned.
 //! - [`extract`]: status sections and scoped labels out of one epic, by a program's
 //!   [`extract::Rules`].
+//! - [`edit`]: a new status section written into a description, nothing else touched.
 //! - [`rollup`]: the roll-up of one program and period, compared with the last one.
 //! - [`schedule`]: cron and time zone to fire times; a fire time to its period.
 
+pub mod edit;
 pub mod epic;
 pub mod extract;
 pub mod rollup;

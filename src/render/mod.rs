@@ -6,6 +6,7 @@ pub mod mrkdwn;
 pub mod reminder;
 pub mod slack;
 pub mod terminal;
+pub mod update;
 
 use std::fmt;
 

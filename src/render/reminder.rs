@@ -22,7 +22,13 @@ pub struct Item {
     /// Why: "no status section", "not edited for 12 days", ...
     pub reason: String,
     pub people: Vec<Who>,
+    /// The value of its **Update status** button, when its program takes updates from
+    /// Slack.
+    pub update: Option<String>,
 }
+
+/// The `action_id` of every **Update status** button starts with this.
+pub const UPDATE_ACTION: &str = "rolly_update";
 
 /// Renders the reminder for `title`; `deadline` says when the roll-up goes out.
 /// Messages after the first are thread replies.
@@ -32,15 +38,20 @@ pub fn render(title: &str, deadline: &str, items: &[Item]) -> Vec<SlackMessage> 
         escape(title),
         escape(deadline)
     );
-    let mut sections = vec![intro];
+    // A section block per button (Slack puts one accessory on a section); without
+    // buttons, lines share sections up to the section limit.
+    let mut sections: Vec<(String, Option<&str>)> = vec![(intro, None)];
     for item in items {
         let line = item_line(item);
         let last = sections.last_mut().expect("intro is there");
-        if last.chars().count() + line.chars().count() + 1 > MAX_SECTION_CHARS {
-            sections.push(line);
+        if item.update.is_some()
+            || last.1.is_some()
+            || last.0.chars().count() + line.chars().count() + 1 > MAX_SECTION_CHARS
+        {
+            sections.push((line, item.update.as_deref()));
         } else {
-            last.push('\n');
-            last.push_str(&line);
+            last.0.push('\n');
+            last.0.push_str(&line);
         }
     }
     let fallback = format!(
@@ -49,18 +60,18 @@ pub fn render(title: &str, deadline: &str, items: &[Item]) -> Vec<SlackMessage> 
         items.len(),
         if items.len() == 1 { "" } else { "s" }
     );
-    let mut messages: Vec<Vec<String>> = vec![Vec::new()];
+    let mut messages: Vec<Vec<(String, Option<&str>)>> = vec![Vec::new()];
     let mut chars = 0;
     for s in sections {
         let current = messages.last_mut().expect("one message");
         if !current.is_empty()
             && (current.len() + 1 > MAX_BLOCKS
-                || chars + s.chars().count() > MAX_MESSAGE_BLOCK_CHARS)
+                || chars + s.0.chars().count() > MAX_MESSAGE_BLOCK_CHARS)
         {
             messages.push(Vec::new());
             chars = 0;
         }
-        chars += s.chars().count();
+        chars += s.0.chars().count();
         messages.last_mut().expect("one message").push(s);
     }
     messages
@@ -69,7 +80,21 @@ pub fn render(title: &str, deadline: &str, items: &[Item]) -> Vec<SlackMessage> 
             text: fallback.clone(),
             blocks: sections
                 .into_iter()
-                .map(|t| SlackSectionBlock::new().with_text(md!(t)).into())
+                .enumerate()
+                .map(|(i, (text, update))| {
+                    let block = SlackSectionBlock::new().with_text(md!(text));
+                    match update {
+                        Some(value) => block
+                            .with_accessory(
+                                SlackBlockButtonElement::new(pt!("Update status"))
+                                    .with_action_id(format!("{UPDATE_ACTION}_{i}").into())
+                                    .with_value(value.to_owned())
+                                    .into(),
+                            )
+                            .into(),
+                        None => block.into(),
+                    }
+                })
                 .collect(),
         })
         .collect()
@@ -101,6 +126,7 @@ fn item_line(item: &Item) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     fn texts(messages: &[SlackMessage]) -> Vec<String> {
         messages
@@ -126,6 +152,7 @@ mod tests {
                 Who::Slack("U0123ABCD".into()),
                 Who::Name("Tae <Kim>".into()),
             ],
+            update: None,
         }];
         let t = texts(&render("CRM", "Monday 00:00 PST", &items)).join("\n");
         assert!(
@@ -142,6 +169,7 @@ mod tests {
                 web_url: format!("https://g/e/{i}"),
                 reason: "stale".into(),
                 people: vec![Who::Name("Someone".into())],
+                update: (i % 3 == 0).then(|| format!("{{\"i\":{i}}}")),
             })
             .collect();
         let messages = render("CRM", "Monday", &items);
@@ -157,5 +185,28 @@ mod tests {
                 .sum::<usize>(),
             2000
         );
+        let buttons: Vec<Value> = messages
+            .iter()
+            .flat_map(|m| &m.blocks)
+            .map(|b| serde_json::to_value(b).unwrap()["accessory"].clone())
+            .filter(|a| !a.is_null())
+            .collect();
+        assert_eq!(buttons.len(), 667, "one button per item that has one");
+        assert!(buttons.iter().all(|b| b["type"] == "button"
+            && b["action_id"].as_str().unwrap().starts_with(UPDATE_ACTION)));
+        for m in &messages {
+            let ids: Vec<String> = m
+                .blocks
+                .iter()
+                .map(|b| serde_json::to_value(b).unwrap()["accessory"]["action_id"].clone())
+                .filter_map(|id| id.as_str().map(str::to_owned))
+                .collect();
+            let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+            assert_eq!(
+                distinct.len(),
+                ids.len(),
+                "action ids are unique in a message"
+            );
+        }
     }
 }

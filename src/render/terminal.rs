@@ -37,7 +37,16 @@ fn block_text(block: &Value) -> String {
                 .collect();
             format!("{}\n", parts.join(" "))
         }
-        Some("section") => format!("\n{}\n", text(&block["text"])),
+        Some("section") => match block["accessory"]["type"].as_str() {
+            Some("button") => format!(
+                "\n{}   [{}]\n",
+                text(&block["text"]),
+                block["accessory"]["text"]["text"]
+                    .as_str()
+                    .unwrap_or("button")
+            ),
+            _ => format!("\n{}\n", text(&block["text"])),
+        },
         Some("divider") => format!("\n{}\n", "─".repeat(40)),
         _ => String::new(),
     }

@@ -3,7 +3,9 @@
 //!
 //! This module owns the transport (connector, request timeout), the mapping of Slack's
 //! error codes to sentences an admin can act on, retries and request metrics. What to post
-//! comes from `render`; when to post and what was recorded belongs to `pipeline` and `state`.
+//! comes from `render`; when to post and what was recorded belongs to the jobs.
+//! `interact` reads the button clicks and form submissions Slack sends, and opens and
+//! updates what people see; `signature` checks that a request comes from Slack.
 //!
 //! # Retries
 //!
@@ -37,9 +39,12 @@ use slack_morphism::prelude::*;
 use url::{Host, Url};
 
 mod error;
+mod interact;
+pub mod signature;
 
 pub use error::Error;
 use error::{RateLimitsOnly, map_client_error};
+pub use interact::{Click, Interaction, Submission};
 
 use crate::render::SlackMessage;
 use crate::retry::RetryPolicy;

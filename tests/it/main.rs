@@ -7,4 +7,5 @@ mod reminders;
 mod rollup_delivery;
 mod server;
 mod slack_delivery;
+mod slack_updates;
 mod snapshots;

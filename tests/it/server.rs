@@ -87,6 +87,7 @@ async fn metrics_health_and_readiness_are_served_without_secrets() {
         store: app.svc.store.clone(),
         metrics: handle,
         schedule: None,
+        interactions: None,
     };
     tokio::spawn(async move { axum::serve(listener, router(state)).await.unwrap() });
     let get = |path: &'static str| async move {
@@ -265,6 +266,7 @@ async fn healthz_fails_naming_a_program_whose_schedule_stopped() {
         store: app.svc.store.clone(),
         metrics: metrics(),
         schedule: Some((status.clone(), clock)),
+        interactions: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

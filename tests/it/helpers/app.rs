@@ -14,6 +14,8 @@ use super::fake_slack::{self, FakeSlack};
 pub const GROUP: &str = "it/crm";
 pub const CHANNEL: &str = "C0CRM00001";
 pub const LABEL: &str = "it-proj::crm";
+/// The Slack signing secret every test app is given.
+pub const SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 
 pub struct TestApp {
     pub gitlab: FakeGitLab,
@@ -67,6 +69,7 @@ slack_channel = "{CHANNEL}"
         let env: HashMap<String, String> = [
             ("GITLAB_TOKEN".to_owned(), fake_gitlab::TOKEN.to_owned()),
             ("SLACK_BOT_TOKEN".to_owned(), fake_slack::TOKEN.to_owned()),
+            ("SLACK_SIGNING_SECRET".to_owned(), SIGNING_SECRET.to_owned()),
         ]
         .into();
         let config = Config::from_toml(&toml, &env, TokenNeeds::ALL).unwrap();

@@ -188,6 +188,10 @@ struct World {
     slow_groups: Vec<(String, Duration)>,
     /// Labels that exist besides those items carry.
     labels: BTreeSet<String>,
+    /// Notes added to work items: (work item id, body).
+    notes: Vec<(String, String)>,
+    /// Public emails of users who are no assignee: username -> email.
+    emails: Vec<(String, String)>,
     requests: Vec<(String, Value)>,
 }
 
@@ -285,6 +289,23 @@ impl FakeGitLab {
         self.world().slow_groups.push((group.to_owned(), delay));
     }
 
+    /// Notes added to work items, as (work item id, body).
+    pub fn notes(&self) -> Vec<(String, String)> {
+        self.world().notes.clone()
+    }
+
+    /// Gives GitLab user `username` a public email.
+    pub fn add_user_email(&self, username: &str, email: &str) {
+        self.world()
+            .emails
+            .push((username.to_owned(), email.to_owned()));
+    }
+
+    /// The epics as they are now.
+    pub fn epics(&self) -> Vec<FakeEpic> {
+        self.world().epics.clone()
+    }
+
     /// How many requests reached the fake.
     pub fn request_count(&self) -> usize {
         self.world().requests.len()
@@ -379,6 +400,18 @@ fn answer(world: &mut World, operation: &str, variables: &Value) -> Value {
     match operation {
         "ItemsPage" => epics_page(world, variables),
         "GroupLabels" => group_labels(world, variables),
+        "ItemForUpdate" => item_for_update(world, variables),
+        "UpdateItem" => update_item(world, variables),
+        "CreateNote" => create_note(world, variables),
+        "UserEmail" => {
+            let username = variables["username"].as_str().unwrap_or_default();
+            let email = world
+                .emails
+                .iter()
+                .find(|(u, _)| u == username)
+                .map(|(_, e)| e.clone());
+            json!({"data": {"user": email.map(|e| json!({"publicEmail": e}))}})
+        }
         "CurrentUser" => json!({"data": {"currentUser": {"username": world.username}}}),
         "GroupExists" => {
             let path = variables["fullPath"].as_str().unwrap_or_default();
@@ -485,6 +518,45 @@ fn group_labels(world: &World, variables: &Value) -> Value {
         "pageInfo": {"hasNextPage": false, "endCursor": null},
         "nodes": nodes
     }}}})
+}
+
+/// The global id GitLab gives an epic of the fake.
+pub fn item_id(e: &FakeEpic) -> String {
+    format!("gid://gitlab/WorkItem/{}", 1000 + e.iid)
+}
+
+fn item_for_update(world: &World, variables: &Value) -> Value {
+    let id = variables["id"].as_str().unwrap_or_default();
+    let Some(e) = world.epics.iter().find(|e| item_id(e) == id) else {
+        return json!({"data": {"workItem": null}});
+    };
+    let node = epic_json(e, &world.base_url);
+    json!({"data": {"workItem": {
+        "id": node["id"], "title": node["title"], "webUrl": node["webUrl"],
+        "namespace": node["namespace"], "widgets": node["widgets"],
+    }}})
+}
+
+fn update_item(world: &mut World, variables: &Value) -> Value {
+    let id = variables["id"].as_str().unwrap_or_default();
+    let Some(e) = world.epics.iter_mut().find(|e| item_id(e) == id) else {
+        return no_access();
+    };
+    e.description = variables["description"].as_str().map(str::to_owned);
+    if let Some(health) = variables["health"]["healthStatus"].as_str() {
+        e.health = Some(health.to_owned());
+    }
+    json!({"data": {"workItemUpdate": {"errors": []}}})
+}
+
+fn create_note(world: &mut World, variables: &Value) -> Value {
+    let id = variables["noteableId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let body = variables["body"].as_str().unwrap_or_default().to_owned();
+    world.notes.push((id, body));
+    json!({"data": {"createNote": {"errors": []}}})
 }
 
 /// GitLab's `or: { labelNames }`: an item must carry one of the titles.

@@ -172,6 +172,13 @@ impl FakeSlack {
     }
 
     /// How many requests reached the fake, to any method.
+    /// The interactive calls made (views.open, chat.update, chat.postEphemeral), in order.
+    pub fn calls(&self, method: &str) -> Vec<Value> {
+        let world = self.world();
+        let found = world.calls.iter().filter(|(m, _)| m == method);
+        found.map(|(_, params)| params.clone()).collect()
+    }
+
     pub async fn request_count(&self) -> usize {
         let all = self.server.received_requests().await.unwrap_or_default();
         all.len()
@@ -201,6 +208,8 @@ struct World {
     faults: HashMap<String, VecDeque<Fault>>,
     last_ts: (u64, u32),
     page_size: usize,
+    /// Interactive calls (views.open, chat.update, chat.postEphemeral) and their params.
+    calls: Vec<(String, Value)>,
 }
 
 impl World {
@@ -212,6 +221,7 @@ impl World {
             faults: HashMap::new(),
             last_ts: (0, 0),
             page_size: 100,
+            calls: Vec::new(),
         }
     }
 
@@ -243,6 +253,18 @@ impl World {
             "conversations.replies" => self.replies(params),
             "users.lookupByEmail" => self.lookup_by_email(params),
             "conversations.open" => open_dm(params),
+            "views.open" => {
+                self.calls
+                    .push(("views.open".into(), Value::Object(params.clone())));
+                json!({"ok": true, "view": {"id": "V1"}})
+            }
+            "chat.postEphemeral" => {
+                self.calls
+                    .push(("chat.postEphemeral".into(), Value::Object(params.clone())));
+                json!({"ok": true, "message_ts": "1.0"})
+            }
+            "chat.update" => self.update_message(params),
+            "users.info" => self.user_info(params),
             _ => json!({"ok": false, "error": "unknown_method"}),
         }
     }
@@ -276,6 +298,38 @@ impl World {
             .or_default()
             .push(message.clone());
         json!({"ok": true, "channel": channel, "ts": ts, "message": message})
+    }
+
+    /// Replaces a stored message's text and blocks.
+    fn update_message(&mut self, params: &Map<String, Value>) -> Value {
+        self.calls
+            .push(("chat.update".into(), Value::Object(params.clone())));
+        let channel = text_param(params, "channel").unwrap_or_default();
+        let ts = text_param(params, "ts").unwrap_or_default();
+        let found = self
+            .channels
+            .get_mut(&channel)
+            .and_then(|messages| messages.iter_mut().find(|m| m["ts"] == ts.as_str()));
+        let Some(message) = found else {
+            return json!({"ok": false, "error": "message_not_found"});
+        };
+        for key in ["text", "blocks"] {
+            if let Some(value) = params.get(key) {
+                message[key] = value.clone();
+            }
+        }
+        json!({"ok": true, "channel": channel, "ts": ts})
+    }
+
+    /// A user's profile email, from the users added with an email.
+    fn user_info(&self, params: &Map<String, Value>) -> Value {
+        let user = text_param(params, "user").unwrap_or_default();
+        match self.users.iter().find(|(_, (id, _))| *id == user) {
+            Some((email, (id, deleted))) => json!({"ok": true, "user": {
+                "id": id, "deleted": deleted, "profile": {"email": email}
+            }}),
+            None => json!({"ok": false, "error": "user_not_found"}),
+        }
     }
 
     /// Top-level messages newer than `oldest`, newest first.
