@@ -63,6 +63,7 @@ fn build(epics: &[Epic], rules: &Rules) -> RollUp {
         previous: None,
         kinds: &[],
         notices: &[],
+        history: None,
     };
     build_model(epics, &ctx)
 }

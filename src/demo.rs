@@ -5,8 +5,8 @@
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 
 use crate::model::epic::{Epic, HealthStatus};
-use crate::model::extract::Rules;
-use crate::model::rollup::{self, Context, Previous, RollUp, Snapshot};
+use crate::model::extract::{Health, Rules};
+use crate::model::rollup::{self, Context, History, Previous, RollUp, Snapshot};
 use crate::model::schedule::Period;
 
 /// The demo's GitLab instance.
@@ -101,6 +101,7 @@ pub fn epics() -> Vec<Epic> {
         epic(107, "Partner portal <!channel> refresh")
             .with_labels(["it-proj::crm", "it-priority::p3", "it-status::build"])
             .with_health(HealthStatus::OnTrack)
+            .with_start_date(date(2026, 6, 1))
             .with_due_date(date(2027, 3, 1))
             .with_progress(3, 15)
             .with_description(
@@ -154,6 +155,7 @@ pub fn previous_snapshots() -> Vec<Snapshot> {
         last_week,
         &rules,
         None,
+        None,
     );
     rollup::snapshots(&rollup::build(&epics, &ctx))
 }
@@ -163,6 +165,7 @@ fn context<'a>(
     now: DateTime<Utc>,
     rules: &'a Rules,
     previous: Option<&'a Previous>,
+    history: Option<&'a History>,
 ) -> Context<'a> {
     Context {
         program: "crm-migration",
@@ -176,18 +179,35 @@ fn context<'a>(
         previous,
         kinds: &[],
         notices: &[],
+        history,
     }
+}
+
+/// Two weeks ago: the CPQ cut-over was still on track and due a week earlier still,
+/// for the trend and the due date moved twice.
+fn earlier_health() -> Vec<Snapshot> {
+    let mut snapshots = previous_snapshots();
+    for s in &mut snapshots {
+        if s.epic_id.ends_with("/1101") {
+            s.health = Health::OnTrack;
+            s.due_date = Some(date(2026, 11, 6));
+        }
+    }
+    snapshots
 }
 
 /// This week's roll-up of the sample program, through the real extract and model stages.
 pub fn rollup() -> RollUp {
     let rules = Rules::default();
-    let previous = Previous::new(previous_snapshots());
+    let last_week = previous_snapshots();
+    let previous = Previous::new(last_week.clone());
+    let history = History::new(vec![earlier_health(), last_week]);
     let ctx = context(
         Period::containing(now(), chrono_tz::America::Los_Angeles),
         now(),
         &rules,
         Some(&previous),
+        Some(&history),
     );
     let mut r = rollup::build(&epics(), &ctx);
     r.issue_url = Some(format!(

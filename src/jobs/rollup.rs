@@ -86,6 +86,12 @@ async fn build(
         .store
         .previous_snapshots(&program.name, compare_before)?
         .map(rollup::Previous::new);
+    let period = Period::containing(scheduled_at, program.timezone);
+    let history = rollup::History::new(svc.store.earlier_snapshots(
+        &program.name,
+        period.as_str(),
+        rollup::TREND_LENGTH - 1,
+    )?);
     let read = svc
         .gitlab
         .fetch_items(&query)
@@ -99,7 +105,7 @@ async fn build(
     let ctx = rollup::Context {
         program: &program.name,
         title: &program.title,
-        period: Period::containing(scheduled_at, program.timezone),
+        period,
         timezone: program.timezone,
         now: scheduled_at,
         stale_after_days: program.stale_after_days,
@@ -108,6 +114,7 @@ async fn build(
         previous: previous.as_ref(),
         kinds: &program.item_types,
         notices: &read.notices,
+        history: Some(&history),
     };
     Ok(rollup::build(&read.items, &ctx))
 }

@@ -160,6 +160,12 @@ impl Epic {
         self
     }
 
+    /// Sets the start date.
+    pub fn with_start_date(mut self, start: NaiveDate) -> Self {
+        self.start_date = Some(start);
+        self
+    }
+
     /// Sets the due date.
     pub fn with_due_date(mut self, due: NaiveDate) -> Self {
         self.due_date = Some(due);

@@ -6,6 +6,7 @@
 //!   [`extract::Rules`].
 //! - [`edit`]: a new status section written into a description, nothing else touched.
 //! - [`rollup`]: the roll-up of one program and period, compared with the last one.
+//! - [`signals`]: what dates, child items and edits say beside the owner's health.
 //! - [`schedule`]: cron and time zone to fire times; a fire time to its period.
 
 pub mod edit;
@@ -13,3 +14,4 @@ pub mod epic;
 pub mod extract;
 pub mod rollup;
 pub mod schedule;
+pub mod signals;

@@ -6,9 +6,17 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use std::collections::HashMap;
+
 use crate::model::epic::{Epic, EpicState, ItemKind, Person, Progress};
 use crate::model::extract::{self, Health, Priority, Rules, Section};
 use crate::model::schedule::Period;
+use crate::model::signals::{Facts, Signals};
+
+/// Roll-ups a trend covers, this one included.
+pub const TREND_LENGTH: usize = 8;
+/// An item whose section was not edited for this long is silent.
+const SILENT_AFTER_DAYS: i64 = 14;
 
 /// The roll-up of one program for one period.
 #[derive(Debug, Clone, Serialize)]
@@ -78,6 +86,8 @@ pub struct Summary {
     pub overdue: usize,
     pub new: usize,
     pub departed: usize,
+    /// Items whose owner says on track while the facts point to risk.
+    pub disagree: usize,
 }
 
 impl Summary {
@@ -115,6 +125,12 @@ pub struct Entry {
     pub freshness: Freshness,
     /// What changed since the last delivered roll-up.
     pub changes: Vec<Change>,
+    /// What the dates, children and edits say, beside the owner's health.
+    pub signals: Signals,
+    /// The owner says on track while the signals point to risk.
+    pub disagree: bool,
+    /// Health in the last roll-ups that showed the item, oldest first, this one last.
+    pub trend: Vec<Health>,
 }
 
 /// How current an entry's status section is.
@@ -212,6 +228,33 @@ impl Previous {
     }
 }
 
+/// What earlier delivered roll-ups showed of each item, oldest first: for trends and
+/// due-date moves.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct History {
+    by_item: HashMap<String, Vec<(Health, Option<NaiveDate>)>>,
+}
+
+impl History {
+    /// From the snapshots of earlier roll-ups, oldest roll-up first.
+    pub fn new(runs: Vec<Vec<Snapshot>>) -> Self {
+        let mut by_item: HashMap<String, Vec<(Health, Option<NaiveDate>)>> = HashMap::new();
+        for run in runs {
+            for s in run {
+                by_item
+                    .entry(s.epic_id)
+                    .or_default()
+                    .push((s.health, s.due_date));
+            }
+        }
+        Self { by_item }
+    }
+
+    fn of(&self, id: &str) -> &[(Health, Option<NaiveDate>)] {
+        self.by_item.get(id).map(Vec::as_slice).unwrap_or_default()
+    }
+}
+
 /// Everything besides the epics that a roll-up depends on.
 #[derive(Debug, Clone)]
 pub struct Context<'a> {
@@ -230,6 +273,8 @@ pub struct Context<'a> {
     pub kinds: &'a [ItemKind],
     /// What reading the items found that readers must see.
     pub notices: &'a [Notice],
+    /// Earlier roll-ups, for trends and due-date moves.
+    pub history: Option<&'a History>,
 }
 
 /// Builds the roll-up of `epics`: one entry per epic, in roll-up order, and the epics
@@ -290,6 +335,26 @@ fn entry(
     let x = extract::extract(epic, ctx.rules);
     let closed = epic.state == EpicState::Closed;
     let freshness = freshness(epic, &x.section, ctx, previous.flatten());
+    let earlier = ctx.history.map(|h| h.of(&epic.id)).unwrap_or_default();
+    let earlier_due: Vec<Option<NaiveDate>> = earlier.iter().map(|(_, due)| *due).collect();
+    let signals = Signals::of(&Facts {
+        today,
+        closed,
+        start: epic.start_date,
+        due: epic.due_date,
+        progress: epic.progress,
+        earlier_due: &earlier_due,
+        days_since_edit: epic
+            .description_edited_at
+            .map(|at| (ctx.now - at).num_days()),
+        silent_after_days: SILENT_AFTER_DAYS,
+    });
+    let keep = earlier.len().min(TREND_LENGTH - 1);
+    let trend: Vec<Health> = earlier[earlier.len() - keep..]
+        .iter()
+        .map(|(h, _)| *h)
+        .chain(std::iter::once(x.health))
+        .collect();
     let mut entry = Entry {
         id: epic.id.clone(),
         iid: epic.iid.clone(),
@@ -309,6 +374,9 @@ fn entry(
         section: x.section,
         freshness,
         changes: Vec::new(),
+        disagree: signals.disagree_with(x.health),
+        signals,
+        trend,
     };
     entry.changes = match previous {
         None => Vec::new(),
@@ -385,6 +453,7 @@ fn summarize(entries: &[Entry], departed: usize) -> Summary {
         s.stale += usize::from(e.freshness.is_stale());
         s.overdue += usize::from(e.overdue);
         s.new += usize::from(e.changes.contains(&Change::New));
+        s.disagree += usize::from(e.disagree);
     }
     s
 }

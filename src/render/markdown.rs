@@ -50,7 +50,7 @@ fn summary(r: &RollUp) -> String {
         .map(|h| format!("{} {}", s.count(*h), h.label()))
         .collect();
     format!(
-        "**{} {}s:** {}  \n**Without update:** {} · **stale:** {} · **overdue:** {} · **new:** {} · **left:** {}\n",
+        "**{} {}s:** {}  \n**Without update:** {} · **stale:** {} · **overdue:** {} · **new:** {} · **left:** {} · **signals disagree:** {}\n",
         s.total,
         r.item_noun,
         health.join(" · "),
@@ -58,7 +58,8 @@ fn summary(r: &RollUp) -> String {
         s.stale,
         s.overdue,
         s.new,
-        s.departed
+        s.departed,
+        s.disagree
     )
 }
 
@@ -98,6 +99,20 @@ fn entry(e: &Entry) -> String {
     }
     if !e.changes.is_empty() {
         out.push('\n');
+    }
+    let phrases = if e.disagree {
+        e.signals.phrases()
+    } else {
+        e.signals.news()
+    };
+    if e.disagree {
+        out.push_str(&format!(
+            "🚩 **Signals disagree** with “{}”: {}\n\n",
+            e.health.label(),
+            phrases.join(" · ")
+        ));
+    } else if !phrases.is_empty() {
+        out.push_str(&format!("_Signals: {}_\n\n", phrases.join(" · ")));
     }
     if let Some(reason) = &e.unreadable {
         out.push_str(&format!(

@@ -208,6 +208,7 @@ fn summary_text(r: &RollUp) -> String {
     flag(s.stale, "⏳", "stale");
     flag(s.overdue, "⏰", "overdue");
     flag(s.new, "🆕", "new");
+    flag(s.disagree, "🚩", "signals disagree");
     flag(s.departed, "👋", "left");
     let flags = if flags.is_empty() && s.total > 0 {
         format!("✅ every {} has a fresh update", r.item_noun)
@@ -236,6 +237,7 @@ pub fn entry_text(gitlab_url: &str, e: &Entry) -> String {
         text.push('\n');
         text.push_str(&line);
     }
+    push_signals(e, &mut text);
     if let Some(reason) = &e.unreadable {
         text.push_str("\n⚠️ _Could not be read in full: ");
         escape_into(reason, &mut text);
@@ -276,6 +278,31 @@ pub fn entry_text(gitlab_url: &str, e: &Entry) -> String {
     text.push_str(&cut.text);
     text.push_str(&read_more);
     text
+}
+
+/// The signals beside the owner's health, and the health trend, each on a line. Where
+/// the owner agrees, only what the entry does not show already (overdue and stale are on
+/// its other lines) is added.
+fn push_signals(e: &Entry, out: &mut String) {
+    let phrases = if e.disagree {
+        e.signals.phrases()
+    } else {
+        e.signals.news()
+    };
+    if e.disagree {
+        let _ = write!(
+            out,
+            "\n🚩 *Signals disagree* with “{}”: {}",
+            e.health.label(),
+            phrases.join(" · ")
+        );
+    } else if !phrases.is_empty() {
+        let _ = write!(out, "\n🔎 _{}_", phrases.join(" · "));
+    }
+    if e.trend.len() > 1 {
+        out.push_str("\nTrend ");
+        out.extend(e.trend.iter().map(|h| health_emoji(*h)));
+    }
 }
 
 /// Where references in an item's section point: an epic lives in a group, an issue in a

@@ -482,38 +482,30 @@ impl Store {
         let Some(run_id) = run_id else {
             return Ok(None);
         };
+        snapshots_of_run(&conn, run_id).map(Some)
+    }
+
+    /// The snapshots of `program`'s last `limit` delivered roll-ups of periods before
+    /// `period`, oldest roll-up first: trends and due-date moves.
+    pub fn earlier_snapshots(
+        &self,
+        program: &str,
+        period: &str,
+        limit: usize,
+    ) -> Result<Vec<Vec<Snapshot>>, Error> {
+        let conn = self.conn();
         let mut stmt = conn.prepare(
-            "SELECT epic_id, title, web_url, status, priority, health, due_date, section_hash
-             FROM snapshots WHERE run_id = ?1 ORDER BY epic_id",
+            "SELECT id FROM runs WHERE program = ?1 AND kind = 'rollup' AND outcome = 'delivered' AND period < ?2
+             ORDER BY period DESC LIMIT ?3",
         )?;
-        let rows = stmt.query_map([run_id], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, String>(5)?,
-                r.get::<_, Option<chrono::NaiveDate>>(6)?,
-                r.get::<_, Option<String>>(7)?,
-            ))
+        let ids = stmt.query_map(params![program, period, limit as i64], |r| {
+            r.get::<_, i64>(0)
         })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (epic_id, title, web_url, status, priority, health, due_date, section_hash) = row?;
-            let bad = |e: serde_json::Error| Error::Data(format!("snapshot of {epic_id}: {e}"));
-            out.push(Snapshot {
-                priority: serde_json::from_str(&priority).map_err(bad)?,
-                health: serde_json::from_str(&health).map_err(bad)?,
-                epic_id,
-                title,
-                web_url,
-                status,
-                due_date,
-                section_hash,
-            });
-        }
-        Ok(Some(out))
+        let mut ids: Vec<i64> = ids.collect::<Result<_, _>>()?;
+        ids.reverse();
+        ids.into_iter()
+            .map(|id| snapshots_of_run(&conn, id))
+            .collect()
     }
 
     /// Runs, newest period first, optionally of one program.
@@ -621,3 +613,39 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), Error> {
 
 #[cfg(test)]
 mod tests;
+
+/// The snapshots of run `run_id`, by item id.
+fn snapshots_of_run(conn: &Connection, run_id: i64) -> Result<Vec<Snapshot>, Error> {
+    let mut stmt = conn.prepare(
+        "SELECT epic_id, title, web_url, status, priority, health, due_date, section_hash
+         FROM snapshots WHERE run_id = ?1 ORDER BY epic_id",
+    )?;
+    let rows = stmt.query_map([run_id], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, Option<String>>(3)?,
+            r.get::<_, String>(4)?,
+            r.get::<_, String>(5)?,
+            r.get::<_, Option<chrono::NaiveDate>>(6)?,
+            r.get::<_, Option<String>>(7)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (epic_id, title, web_url, status, priority, health, due_date, section_hash) = row?;
+        let bad = |e: serde_json::Error| Error::Data(format!("snapshot of {epic_id}: {e}"));
+        out.push(Snapshot {
+            priority: serde_json::from_str(&priority).map_err(bad)?,
+            health: serde_json::from_str(&health).map_err(bad)?,
+            epic_id,
+            title,
+            web_url,
+            status,
+            due_date,
+            section_hash,
+        });
+    }
+    Ok(out)
+}

@@ -638,3 +638,61 @@ async fn a_free_tier_program_of_issues_is_delivered_with_their_sections() {
     let context = serde_json::to_string(&posts[0].blocks).unwrap();
     assert!(context.contains("1 issue"), "{context}");
 }
+
+#[tokio::test]
+async fn four_weekly_runs_show_the_trend_a_moved_due_date_and_signals_that_disagree() {
+    let app = TestApp::spawn("").await;
+    let fresh = |e: FakeEpic| with_section(e, "all fine");
+    app.gitlab.add_group(
+        GROUP,
+        vec![
+            fresh(epic("Billing revamp"))
+                .health("onTrack")
+                .dates("2026-01-01", "2026-12-31"),
+            fresh(epic("Late and behind"))
+                .health("onTrack")
+                .dates("2026-08-01", "2026-11-08")
+                .child_issues(9, 1),
+        ],
+    );
+    let healths = ["onTrack", "needsAttention", "atRisk", "atRisk"];
+    let dues = ["2026-12-31", "2027-01-31", "2027-01-31", "2027-02-28"];
+    let mut last = String::new();
+    for week in 0..4 {
+        let at = monday() + Duration::weeks(week);
+        app.clock.set(at);
+        app.gitlab.edit_epics(|epics| {
+            epics[0].health = Some(healths[week as usize].to_owned());
+            epics[0].due_date = Some(dues[week as usize].to_owned());
+            epics[0].last_edited_at = Some((at - Duration::days(2)).to_rfc3339());
+            epics[1].last_edited_at = Some((at - Duration::days(2)).to_rfc3339());
+        });
+        let before = app.slack.posts().len();
+        deliver(&app, false).await.unwrap();
+        last = all_text(&app.slack.posts()[before..]);
+    }
+
+    let billing = last
+        .split("\n")
+        .skip_while(|l| !l.contains("Billing revamp"))
+        .take(6)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(billing.contains("Trend 🟢🟠🔴🔴"), "{billing}");
+    assert!(billing.contains("due date moved later 2×"), "{billing}");
+
+    // 14 Dec: 36 days overdue, 10 % of its issues closed: on track says the owner.
+    let late = last
+        .split("\n")
+        .skip_while(|l| !l.contains("Late and behind"))
+        .take(4)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        late.contains(
+            "🚩 *Signals disagree* with “on track”: 36 days overdue · 10% done at 100% of its time"
+        ),
+        "{late}"
+    );
+    assert!(last.contains("🚩 1 signals disagree"), "{last}");
+}

@@ -37,6 +37,7 @@ fn context<'a>(rules: &'a Rules, previous: Option<&'a Previous>) -> Context<'a> 
         previous,
         kinds: &[],
         notices: &[],
+        history: None,
     }
 }
 
