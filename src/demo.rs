@@ -6,6 +6,7 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 
 use crate::model::epic::{Epic, HealthStatus};
 use crate::model::extract::{Health, Rules};
+use crate::model::phases::{Child, PhaseRule};
 use crate::model::rollup::{self, Context, History, Previous, RollUp, Snapshot};
 use crate::model::schedule::Period;
 
@@ -28,6 +29,16 @@ fn section(body: &str) -> String {
     format!(
         "Project charter and scope are in the linked doc.\n\n<!-- Status Start -->\n{body}\n<!-- Status End -->\n"
     )
+}
+
+fn phase(name: &str, closed: bool, due: NaiveDate) -> Child {
+    Child {
+        title: format!("{name}: data warehouse migration"),
+        closed,
+        start_date: None,
+        due_date: Some(due),
+        labels: Vec::new(),
+    }
 }
 
 fn epic(iid: u32, title: &str) -> Epic {
@@ -58,8 +69,14 @@ pub fn epics() -> Vec<Epic> {
         epic(102, "Data warehouse migration to the new cluster")
             .with_labels(["it-proj::crm", "IT-Priority::P1", "it-status::wip-review"])
             .with_health(HealthStatus::NeedsAttention)
+            .with_start_date(date(2026, 8, 1))
             .with_due_date(date(2027, 1, 15))
             .with_progress(22, 18)
+            .with_child(phase("Intake", true, date(2026, 8, 14)))
+            .with_child(phase("Define", true, date(2026, 9, 4)))
+            .with_child(phase("Design", true, date(2026, 10, 2)))
+            .with_child(phase("Build", false, date(2026, 11, 20)))
+            .with_child(phase("Test", false, date(2026, 12, 18)))
             .with_assignee("jdoe", "Jane Doe", Some("jane.doe@example.com"))
             .with_description(
                 &section(
@@ -198,7 +215,10 @@ fn earlier_health() -> Vec<Snapshot> {
 
 /// This week's roll-up of the sample program, through the real extract and model stages.
 pub fn rollup() -> RollUp {
-    let rules = Rules::default();
+    let rules = Rules {
+        phases: Some(PhaseRule::Title),
+        ..Rules::default()
+    };
     let last_week = previous_snapshots();
     let previous = Previous::new(last_week.clone());
     let history = History::new(vec![earlier_health(), last_week]);

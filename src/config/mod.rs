@@ -17,6 +17,7 @@ use url::Url;
 
 use crate::model::epic::ItemKind;
 use crate::model::extract::{HealthMap, Rules};
+use crate::model::phases::PhaseRule;
 use crate::model::schedule::Schedule;
 pub use validate::TokenNeeds;
 
@@ -100,6 +101,8 @@ pub struct Program {
     pub slack_updates: bool,
     /// GitLab usernames (lower case) who may update any item of the program from Slack.
     pub owners: Vec<String>,
+    /// How child epics are recognised as SDLC phases; `None`: they are not read.
+    pub phases: Option<PhaseRule>,
     pub rollup_issue: Option<RollupIssue>,
 }
 
@@ -113,6 +116,7 @@ impl Program {
             priority_label: self.priority_label.clone(),
             health_label: self.health_label.clone(),
             health_map: self.health_map.clone(),
+            phases: self.phases.clone(),
         }
     }
 }

@@ -84,6 +84,8 @@ pub struct RawProgramSettings {
     pub reminder_target: Option<String>,
     pub item_types: Option<Vec<String>>,
     pub slack_updates: Option<bool>,
+    pub phases: Option<String>,
+    pub phase_label: Option<String>,
 }
 
 impl RawProgramSettings {
@@ -106,6 +108,8 @@ impl RawProgramSettings {
             reminder_target: self.reminder_target.or(d.reminder_target),
             item_types: self.item_types.or(d.item_types),
             slack_updates: self.slack_updates.or(d.slack_updates),
+            phases: self.phases.or(d.phases),
+            phase_label: self.phase_label.or(d.phase_label),
         }
     }
 }
@@ -136,6 +140,8 @@ pub struct RawProgram {
     pub reminder_target: Option<String>,
     pub item_types: Option<Vec<String>>,
     pub slack_updates: Option<bool>,
+    pub phases: Option<String>,
+    pub phase_label: Option<String>,
     /// GitLab usernames who may update any item's status from Slack.
     #[serde(default)]
     pub owners: Vec<String>,
@@ -170,6 +176,8 @@ impl RawProgram {
             reminder_target: self.reminder_target.clone(),
             item_types: self.item_types.clone(),
             slack_updates: self.slack_updates,
+            phases: self.phases.clone(),
+            phase_label: self.phase_label.clone(),
         }
     }
 }

@@ -16,6 +16,7 @@ use super::{
 };
 use crate::model::epic::{HealthStatus, ItemKind};
 use crate::model::extract::HealthMap;
+use crate::model::phases::PhaseRule;
 use crate::model::schedule::Schedule;
 
 /// Which tokens a command needs resolved; the others are left `None`.
@@ -428,6 +429,21 @@ fn program(
         }
     };
     let item_types = item_types(c, &key("item_types"), at, s.item_types.as_deref());
+    let phases = match s.phases.as_deref().map(str::trim) {
+        None | Some("off") => None,
+        Some("title") => Some(PhaseRule::Title),
+        Some("label") => Some(PhaseRule::Label(
+            s.phase_label.clone().unwrap_or_else(|| "phase".into()),
+        )),
+        Some(other) => {
+            c.problem(
+                key("phases"),
+                at,
+                format!("`{other}` is not one of off, title, label"),
+            );
+            None
+        }
+    };
     let status_start = s
         .status_start
         .unwrap_or_else(|| DEFAULT_STATUS_START.into());
@@ -471,6 +487,7 @@ fn program(
         reminder_target,
         item_types,
         slack_updates: s.slack_updates.unwrap_or(false),
+        phases,
         owners: p.owners.iter().map(|o| o.trim().to_lowercase()).collect(),
         rollup_issue,
     })

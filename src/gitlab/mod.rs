@@ -39,6 +39,8 @@ pub struct ItemQuery {
     pub labels: Vec<String>,
     /// Read closed items too.
     pub include_closed: bool,
+    /// Read each item's child epics with it (for SDLC phases).
+    pub with_phases: bool,
 }
 
 impl ItemQuery {

@@ -11,6 +11,7 @@ use super::error::Error;
 use super::wire::FieldError;
 use super::{IssueRef, ItemQuery, LabelFilter};
 use crate::model::epic::{Epic, EpicState, HealthStatus, ItemKind, Person, Progress};
+use crate::model::phases::Child;
 
 // Custom scalars of the GitLab schema, as the generated code names them. Dates and
 // times become chrono types; GitLab sends ISO 8601 (`2024-05-01T09:30:00Z`, `2024-05-31`).
@@ -140,6 +141,7 @@ pub(super) fn items_variables(
             }),
         first: i64::from(size),
         after: cursor,
+        with_phases: query.with_phases,
     }
 }
 
@@ -319,6 +321,7 @@ fn item_from(node: WorkItemNode, group: &str) -> Epic {
         assignees: Vec::new(),
         progress: Progress::default(),
         unreadable: None,
+        children: Vec::new(),
     };
     for widget in node.widgets.unwrap_or_default() {
         apply_widget(&mut epic, widget);
@@ -351,10 +354,41 @@ fn apply_widget(epic: &mut Epic, widget: Widget) {
         }
         Widget::WorkItemWidgetHierarchy(w) => {
             epic.progress = progress_from(epic.kind, &w.rolled_up_counts_by_type);
+            let children = w.children.and_then(|c| c.nodes).unwrap_or_default();
+            epic.children = children.into_iter().flatten().map(child_from).collect();
         }
         // `onlyTypes` keeps other widgets out; any that arrive carry nothing we read.
         _ => {}
     }
+}
+
+type ChildNode =
+    items_page::ItemsPageGroupWorkItemsNodesWidgetsOnWorkItemWidgetHierarchyChildrenNodes;
+type ChildWidget =
+    items_page::ItemsPageGroupWorkItemsNodesWidgetsOnWorkItemWidgetHierarchyChildrenNodesWidgets;
+
+fn child_from(node: ChildNode) -> Child {
+    let mut child = Child {
+        title: node.title,
+        closed: matches!(node.state, items_page::WorkItemState::CLOSED),
+        start_date: None,
+        due_date: None,
+        labels: Vec::new(),
+    };
+    for widget in node.widgets.unwrap_or_default() {
+        match widget {
+            ChildWidget::WorkItemWidgetStartAndDueDate(w) => {
+                child.start_date = w.start_date;
+                child.due_date = w.due_date;
+            }
+            ChildWidget::WorkItemWidgetLabels(w) => {
+                let nodes = w.labels.and_then(|l| l.nodes).unwrap_or_default();
+                child.labels = nodes.into_iter().flatten().map(|l| l.title).collect();
+            }
+            _ => {}
+        }
+    }
+    child
 }
 
 type AssigneeNode =

@@ -81,6 +81,7 @@ async fn build(
         include_subgroups: program.include_subgroups,
         labels: program.labels.clone(),
         include_closed: program.include_closed,
+        with_phases: program.phases.is_some(),
     };
     let previous = svc
         .store

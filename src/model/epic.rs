@@ -7,6 +7,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::model::phases::Child;
+
 /// A roll-up item as read from GitLab: a work item of type EPIC, or of type ISSUE for
 /// programs with `item_types = ["issue"]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +39,8 @@ pub struct Epic {
     /// GitLab's reason when some of the item's fields could not be read; what was read
     /// is still shown.
     pub unreadable: Option<String>,
+    /// Child epics, read where the program reads phases.
+    pub children: Vec<Child>,
 }
 
 /// Which kind of work item a roll-up item is.
@@ -138,6 +142,7 @@ impl Epic {
             assignees: Vec::new(),
             progress: Progress::default(),
             unreadable: None,
+            children: Vec::new(),
         }
     }
 
@@ -185,6 +190,12 @@ impl Epic {
     /// Sets the child issue counts.
     pub fn with_progress(mut self, closed: u32, open: u32) -> Self {
         self.progress = Progress { open, closed };
+        self
+    }
+
+    /// Adds a child epic.
+    pub fn with_child(mut self, child: Child) -> Self {
+        self.children.push(child);
         self
     }
 

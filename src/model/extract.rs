@@ -7,6 +7,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::model::epic::{Epic, HealthStatus};
+use crate::model::phases::PhaseRule;
 
 /// The status section of an epic description, or why there is none.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -246,6 +247,8 @@ pub struct Rules {
     pub priority_label: String,
     pub health_label: Option<String>,
     pub health_map: HealthMap,
+    /// How child epics are recognised as phases; `None`: phases are not read.
+    pub phases: Option<PhaseRule>,
 }
 
 impl Default for Rules {
@@ -258,6 +261,7 @@ impl Default for Rules {
             priority_label: "it-priority".into(),
             health_label: None,
             health_map: HealthMap::default(),
+            phases: None,
         }
     }
 }
@@ -498,6 +502,7 @@ mod tests {
             assignees: vec![],
             progress: Default::default(),
             unreadable: None,
+            children: vec![],
         }
     }
 

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 
 use crate::model::epic::{Epic, EpicState, ItemKind, Person, Progress};
 use crate::model::extract::{self, Health, Priority, Rules, Section};
+use crate::model::phases::{self, Phase};
 use crate::model::schedule::Period;
 use crate::model::signals::{Facts, Signals};
 
@@ -131,6 +132,8 @@ pub struct Entry {
     pub disagree: bool,
     /// Health in the last roll-ups that showed the item, oldest first, this one last.
     pub trend: Vec<Health>,
+    /// Its SDLC phases, where the program reads them and it has some.
+    pub phases: Vec<Phase>,
 }
 
 /// How current an entry's status section is.
@@ -377,6 +380,12 @@ fn entry(
         disagree: signals.disagree_with(x.health),
         signals,
         trend,
+        phases: ctx
+            .rules
+            .phases
+            .as_ref()
+            .map(|rule| phases::phases(&epic.children, rule, today))
+            .unwrap_or_default(),
     };
     entry.changes = match previous {
         None => Vec::new(),

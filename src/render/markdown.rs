@@ -7,6 +7,7 @@
 //! `/` are defused so they do not run as quick actions.
 
 use crate::model::extract::{Health, Section};
+use crate::model::phases::PhaseState;
 use crate::model::rollup::{Change, Entry, Freshness, RollUp};
 
 /// Zero-width space: breaks GitLab's mention and quick-action parsing, invisible to readers.
@@ -113,6 +114,22 @@ fn entry(e: &Entry) -> String {
         ));
     } else if !phrases.is_empty() {
         out.push_str(&format!("_Signals: {}_\n\n", phrases.join(" · ")));
+    }
+    if !e.phases.is_empty() {
+        let strip: Vec<String> = e
+            .phases
+            .iter()
+            .map(|p| {
+                let mark = match p.state {
+                    PhaseState::Done => "✅",
+                    PhaseState::Current => "▶️",
+                    PhaseState::Next => "◻️",
+                };
+                let late = if p.late { " (**late**)" } else { "" };
+                format!("{mark} {}{late}", plain(&p.name))
+            })
+            .collect();
+        out.push_str(&format!("**Phases:** {}\n\n", strip.join(" › ")));
     }
     if let Some(reason) = &e.unreadable {
         out.push_str(&format!(

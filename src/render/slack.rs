@@ -14,6 +14,7 @@ use super::mrkdwn::{self, RefContext, escape, escape_into, link};
 use super::{Piece, SlackMessage, SlackPlan};
 use crate::model::epic::ItemKind;
 use crate::model::extract::{Health, Priority, Section};
+use crate::model::phases::PhaseState;
 use crate::model::rollup::{Change, Departed, Entry, Freshness, RollUp};
 
 /// Blocks in one message.
@@ -302,6 +303,22 @@ fn push_signals(e: &Entry, out: &mut String) {
     if e.trend.len() > 1 {
         out.push_str("\nTrend ");
         out.extend(e.trend.iter().map(|h| health_emoji(*h)));
+    }
+    if !e.phases.is_empty() {
+        let strip: Vec<String> = e
+            .phases
+            .iter()
+            .map(|p| {
+                let name = escape(&p.name);
+                let late = if p.late { " ⏰ *late*" } else { "" };
+                match p.state {
+                    PhaseState::Done => format!("✅ {name}"),
+                    PhaseState::Current => format!("▶️ *{name}*{late}"),
+                    PhaseState::Next => format!("◻️ {name}{late}"),
+                }
+            })
+            .collect();
+        let _ = write!(out, "\nPhases {}", strip.join(" › "));
     }
 }
 

@@ -33,6 +33,7 @@ fn program(labels: &[&str]) -> ItemQuery {
         include_subgroups: false,
         labels: labels.iter().map(|l| (*l).to_owned()).collect(),
         include_closed: false,
+        with_phases: false,
     }
 }
 

@@ -696,3 +696,35 @@ async fn four_weekly_runs_show_the_trend_a_moved_due_date_and_signals_that_disag
     );
     assert!(last.contains("🚩 1 signals disagree"), "{last}");
 }
+
+#[tokio::test]
+async fn an_epic_s_phases_show_the_current_one_late_read_in_the_same_query() {
+    let app = TestApp::spawn("phases = \"title\"").await;
+    app.gitlab.add_group(
+        GROUP,
+        vec![
+            with_section(epic("ERP upgrade"), "on it")
+                .health("onTrack")
+                .child("Intake", true, "2026-09-01", "2026-09-15")
+                .child("Design", true, "2026-09-15", "2026-10-15")
+                .child("Build", false, "2026-10-15", "2026-11-15")
+                .child("Test", false, "2026-11-15", "2026-12-15")
+                .child("Deploy", false, "2026-12-15", "2027-01-15")
+                .child("Budget review", false, "2026-10-01", "2026-10-02"),
+        ],
+    );
+
+    deliver(&app, false).await.unwrap();
+
+    let text = all_text(&app.slack.posts());
+    assert!(
+        text.contains("Phases ✅ Intake › ✅ Design › ▶️ *Build* ⏰ *late* › ◻️ Test › ◻️ Deploy"),
+        "{text}"
+    );
+    assert_eq!(
+        app.gitlab.variables_of("ItemsPage").len(),
+        1,
+        "the phases came with the epic"
+    );
+    assert_eq!(app.gitlab.variables_of("ItemsPage")[0]["withPhases"], true);
+}

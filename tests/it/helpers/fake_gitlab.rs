@@ -47,6 +47,8 @@ pub struct FakeEpic {
     pub broken: Option<String>,
     /// GitLab answers the whole item as an error with this message (`null` node).
     pub vanished: Option<String>,
+    /// Child epics: (title, closed, start date, due date).
+    pub children: Vec<(String, bool, Option<String>, Option<String>)>,
 }
 
 /// An open epic titled `title`, with no labels, widgets empty, created 2024-01-01.
@@ -68,6 +70,7 @@ pub fn epic(title: &str) -> FakeEpic {
         kind: "EPIC",
         broken: None,
         vanished: None,
+        children: Vec::new(),
     }
 }
 
@@ -121,6 +124,16 @@ impl FakeEpic {
     }
     pub fn child_issues(mut self, open: u32, closed: u32) -> Self {
         self.child_issues = (open, closed);
+        self
+    }
+    /// Adds a child epic.
+    pub fn child(mut self, title: &str, closed: bool, start: &str, due: &str) -> Self {
+        self.children.push((
+            title.to_owned(),
+            closed,
+            Some(start.to_owned()),
+            Some(due.to_owned()),
+        ));
         self
     }
     /// GitLab fails to read the item's widgets, with `message`.
@@ -477,6 +490,9 @@ fn epics_page(world: &mut World, variables: &Value) -> Value {
                 return Value::Null;
             }
             let mut node = epic_json(e, base);
+            if variables["withPhases"] == true {
+                node["widgets"][5]["children"] = children_json(e);
+            }
             if let Some(message) = &e.broken {
                 node["widgets"] = Value::Null;
                 errors.push(json!({"message": message, "path": path(&[json!("widgets")])}));
@@ -675,6 +691,26 @@ pub fn epic_json(e: &FakeEpic, base: &str) -> Value {
             ]}
         ]
     })
+}
+
+/// The `children` connection of an epic's hierarchy widget.
+fn children_json(e: &FakeEpic) -> Value {
+    let nodes: Vec<Value> = e
+        .children
+        .iter()
+        .map(|(title, closed, start, due)| {
+            json!({
+                "title": title,
+                "state": if *closed { "CLOSED" } else { "OPEN" },
+                "workItemType": {"name": "Epic"},
+                "widgets": [
+                    {"__typename": "WorkItemWidgetStartAndDueDate", "startDate": start, "dueDate": due},
+                    {"__typename": "WorkItemWidgetLabels", "labels": {"nodes": []}},
+                ],
+            })
+        })
+        .collect();
+    json!({"nodes": nodes})
 }
 
 fn project_mut<'a>(world: &'a mut World, path: &str) -> Option<&'a mut Vec<FakeIssue>> {
