@@ -4,9 +4,8 @@
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 
-use crate::model::epic::{Epic, HealthStatus};
-use crate::model::extract::{Health, Rules};
-use crate::model::phases::{Child, PhaseRule};
+use crate::model::epic::{Child, Epic, HealthStatus};
+use crate::model::extract::{Health, PhaseRule, Rules};
 use crate::model::rollup::{self, Context, History, Previous, RollUp, Snapshot};
 use crate::model::schedule::Period;
 

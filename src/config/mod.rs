@@ -16,8 +16,8 @@ use secrecy::SecretString;
 use url::Url;
 
 use crate::model::epic::ItemKind;
+use crate::model::extract::PhaseRule;
 use crate::model::extract::{HealthMap, Rules};
-use crate::model::phases::PhaseRule;
 use crate::model::schedule::Schedule;
 pub use validate::TokenNeeds;
 

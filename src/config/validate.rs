@@ -16,7 +16,7 @@ use super::{
 };
 use crate::model::epic::{HealthStatus, ItemKind};
 use crate::model::extract::HealthMap;
-use crate::model::phases::PhaseRule;
+use crate::model::extract::PhaseRule;
 use crate::model::schedule::Schedule;
 
 /// Which tokens a command needs resolved; the others are left `None`.

@@ -7,8 +7,6 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::model::phases::Child;
-
 /// A roll-up item as read from GitLab: a work item of type EPIC, or of type ISSUE for
 /// programs with `item_types = ["issue"]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -204,4 +202,14 @@ impl Epic {
         self.state = EpicState::Closed;
         self
     }
+}
+
+/// A child of an item, as read with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Child {
+    pub title: String,
+    pub closed: bool,
+    pub start_date: Option<NaiveDate>,
+    pub due_date: Option<NaiveDate>,
+    pub labels: Vec<String>,
 }

@@ -7,7 +7,6 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::model::epic::{Epic, HealthStatus};
-use crate::model::phases::PhaseRule;
 
 /// The status section of an epic description, or why there is none.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,6 +127,15 @@ fn match_at(text: &str, start: usize, needle: impl Iterator<Item = char>) -> Opt
         }
     }
     None
+}
+
+/// How a child epic is recognised as a phase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PhaseRule {
+    /// Its title starts with a phase name ("Build", "Build: integrations").
+    Title,
+    /// It carries the scoped label `<prefix>::<phase>`.
+    Label(String),
 }
 
 /// The value of the first scoped label `<prefix>::<value>`, prefix compared in any

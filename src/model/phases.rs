@@ -3,9 +3,10 @@
 //! next ones, and a phase past its due date.
 
 use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::model::extract::scoped_value;
+use crate::model::epic::Child;
+use crate::model::extract::{PhaseRule, scoped_value};
 
 /// The phases of GitLab IT's SDLC, in order.
 pub const SDLC: [&str; 7] = [
@@ -17,25 +18,6 @@ pub const SDLC: [&str; 7] = [
     "Deploy",
     "Hypercare",
 ];
-
-/// How a child epic is recognised as a phase.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PhaseRule {
-    /// Its title starts with a phase name ("Build", "Build: integrations").
-    Title,
-    /// It carries the scoped label `<prefix>::<phase>`.
-    Label(String),
-}
-
-/// A child of an item, as read with it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Child {
-    pub title: String,
-    pub closed: bool,
-    pub start_date: Option<NaiveDate>,
-    pub due_date: Option<NaiveDate>,
-    pub labels: Vec<String>,
-}
 
 /// Where a phase stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
