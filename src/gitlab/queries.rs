@@ -10,8 +10,7 @@ use graphql_client::GraphQLQuery;
 use super::error::Error;
 use super::wire::FieldError;
 use super::{IssueRef, ItemQuery, LabelFilter};
-use crate::model::epic::Child;
-use crate::model::epic::{Epic, EpicState, HealthStatus, ItemKind, Person, Progress};
+use crate::model::epic::{Child, Epic, EpicState, HealthStatus, ItemKind, Person, Progress};
 
 // Custom scalars of the GitLab schema, as the generated code names them. Dates and
 // times become chrono types; GitLab sends ISO 8601 (`2024-05-01T09:30:00Z`, `2024-05-31`).
