@@ -116,6 +116,7 @@ impl Builder {
             store: Arc::new(store),
             clock: self.clock,
             gitlab_url: config.gitlab.url.as_str().trim_end_matches('/').to_owned(),
+            people: Arc::new(config.people.clone()),
         };
         Ok(App {
             config: Arc::new(config),
@@ -263,6 +264,8 @@ impl Jobs for App {
             .await
             .map(drop)
             .map_err(|e| e.to_string()),
+            // Escalations follow a roll-up; they have no schedule of their own.
+            Kind::Escalation => Ok(()),
         }
     }
 

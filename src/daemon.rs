@@ -247,6 +247,7 @@ fn next_job(program: &Program, kind: Kind, after: DateTime<Utc>) -> Option<Job> 
     let schedule = match kind {
         Kind::Rollup => Some(&program.schedule),
         Kind::Reminder => program.reminder_schedule.as_ref(),
+        Kind::Escalation => None,
     }?;
     let at = schedule.next_after(program.timezone, after)?;
     Some(Job {

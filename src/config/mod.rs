@@ -103,6 +103,8 @@ pub struct Program {
     pub owners: Vec<String>,
     /// How child epics are recognised as SDLC phases; `None`: they are not read.
     pub phases: Option<PhaseRule>,
+    /// Items stale for this many roll-ups in a row are sent to the owners; 0: never.
+    pub escalate_after_weeks: u32,
     pub rollup_issue: Option<RollupIssue>,
 }
 

@@ -86,6 +86,7 @@ pub struct RawProgramSettings {
     pub slack_updates: Option<bool>,
     pub phases: Option<String>,
     pub phase_label: Option<String>,
+    pub escalate_after_weeks: Option<u32>,
 }
 
 impl RawProgramSettings {
@@ -110,6 +111,7 @@ impl RawProgramSettings {
             slack_updates: self.slack_updates.or(d.slack_updates),
             phases: self.phases.or(d.phases),
             phase_label: self.phase_label.or(d.phase_label),
+            escalate_after_weeks: self.escalate_after_weeks.or(d.escalate_after_weeks),
         }
     }
 }
@@ -142,6 +144,7 @@ pub struct RawProgram {
     pub slack_updates: Option<bool>,
     pub phases: Option<String>,
     pub phase_label: Option<String>,
+    pub escalate_after_weeks: Option<u32>,
     /// GitLab usernames who may update any item's status from Slack.
     #[serde(default)]
     pub owners: Vec<String>,
@@ -178,6 +181,7 @@ impl RawProgram {
             slack_updates: self.slack_updates,
             phases: self.phases.clone(),
             phase_label: self.phase_label.clone(),
+            escalate_after_weeks: self.escalate_after_weeks,
         }
     }
 }

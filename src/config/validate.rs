@@ -488,6 +488,7 @@ fn program(
         item_types,
         slack_updates: s.slack_updates.unwrap_or(false),
         phases,
+        escalate_after_weeks: s.escalate_after_weeks.unwrap_or(2),
         owners: p.owners.iter().map(|o| o.trim().to_lowercase()).collect(),
         rollup_issue,
     })

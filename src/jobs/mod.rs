@@ -7,15 +7,18 @@
 //! - `post`: posting a thread of messages, resuming one an earlier attempt began.
 //! - `issue`: the GitLab roll-up issue.
 //! - [`update`]: status sections written from Slack (the Update status button).
+//! - `escalate`: items stale for weeks, sent to the program's owners.
 //! - [`alert`]: failures reported to the error channel.
 
 pub mod alert;
+mod escalate;
 mod issue;
 mod post;
 pub mod reminder;
 pub mod rollup;
 pub mod update;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::clock::Clock;
@@ -33,6 +36,8 @@ pub struct Services {
     pub clock: Arc<dyn Clock>,
     /// GitLab instance URL, for references in sections.
     pub gitlab_url: String,
+    /// GitLab username (lower case) -> Slack user id, from `[people]`.
+    pub people: Arc<BTreeMap<String, String>>,
 }
 
 /// Why a run failed.

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Duration, Utc};
 
 use super::post::{self, Lookup, Thread};
-use super::{Error, Services, count_run, issue};
+use super::{Error, Services, count_run, escalate, issue};
 use crate::config::Program;
 use crate::gitlab::ItemQuery;
 use crate::model::rollup::{self, RollUp};
@@ -255,6 +255,12 @@ async fn claim_and_deliver(
         Some(&rollup.summary),
         &rollup::snapshots(&rollup),
     )?;
+    // The roll-up is out; an escalation that fails is reported beside it, not retried.
+    if let Err(e) = escalate::escalate(svc, program, &rollup, &key.period).await {
+        let w = format!("the escalation to the owners was not sent: {e}");
+        tracing::warn!("{w}");
+        warnings.push(w);
+    }
     Ok(Delivery::Delivered {
         channel: thread.channel,
         ts: thread.first_ts.unwrap_or_default(),

@@ -134,6 +134,8 @@ pub struct Entry {
     pub trend: Vec<Health>,
     /// Its SDLC phases, where the program reads them and it has some.
     pub phases: Vec<Phase>,
+    /// Roll-ups in a row, this one included, whose section was stale or missing.
+    pub stale_streak: u32,
 }
 
 /// How current an entry's status section is.
@@ -200,6 +202,9 @@ pub struct Snapshot {
     pub due_date: Option<NaiveDate>,
     /// SHA-256 of the section text; `None` without a section.
     pub section_hash: Option<String>,
+    /// Its section was stale (or missing) in that roll-up.
+    #[serde(default)]
+    pub stale: bool,
 }
 
 /// The snapshots of the last delivered roll-up, found by epic id.
@@ -235,25 +240,34 @@ impl Previous {
 /// due-date moves.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct History {
-    by_item: HashMap<String, Vec<(Health, Option<NaiveDate>)>>,
+    by_item: HashMap<String, Vec<Seen>>,
+}
+
+/// What one earlier roll-up showed of an item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Seen {
+    health: Health,
+    due_date: Option<NaiveDate>,
+    stale: bool,
 }
 
 impl History {
     /// From the snapshots of earlier roll-ups, oldest roll-up first.
     pub fn new(runs: Vec<Vec<Snapshot>>) -> Self {
-        let mut by_item: HashMap<String, Vec<(Health, Option<NaiveDate>)>> = HashMap::new();
+        let mut by_item: HashMap<String, Vec<Seen>> = HashMap::new();
         for run in runs {
             for s in run {
-                by_item
-                    .entry(s.epic_id)
-                    .or_default()
-                    .push((s.health, s.due_date));
+                by_item.entry(s.epic_id).or_default().push(Seen {
+                    health: s.health,
+                    due_date: s.due_date,
+                    stale: s.stale,
+                });
             }
         }
         Self { by_item }
     }
 
-    fn of(&self, id: &str) -> &[(Health, Option<NaiveDate>)] {
+    fn of(&self, id: &str) -> &[Seen] {
         self.by_item.get(id).map(Vec::as_slice).unwrap_or_default()
     }
 }
@@ -339,7 +353,7 @@ fn entry(
     let closed = epic.state == EpicState::Closed;
     let freshness = freshness(epic, &x.section, ctx, previous.flatten());
     let earlier = ctx.history.map(|h| h.of(&epic.id)).unwrap_or_default();
-    let earlier_due: Vec<Option<NaiveDate>> = earlier.iter().map(|(_, due)| *due).collect();
+    let earlier_due: Vec<Option<NaiveDate>> = earlier.iter().map(|s| s.due_date).collect();
     let signals = Signals::of(&Facts {
         today,
         closed,
@@ -355,9 +369,15 @@ fn entry(
     let keep = earlier.len().min(TREND_LENGTH - 1);
     let trend: Vec<Health> = earlier[earlier.len() - keep..]
         .iter()
-        .map(|(h, _)| *h)
+        .map(|s| s.health)
         .chain(std::iter::once(x.health))
         .collect();
+    let needs_update = !closed && (freshness == Freshness::NoUpdate || freshness.is_stale());
+    let stale_streak = if needs_update {
+        1 + earlier.iter().rev().take_while(|s| s.stale).count() as u32
+    } else {
+        0
+    };
     let mut entry = Entry {
         id: epic.id.clone(),
         iid: epic.iid.clone(),
@@ -386,6 +406,7 @@ fn entry(
             .as_ref()
             .map(|rule| phases::phases(&epic.children, rule, today))
             .unwrap_or_default(),
+        stale_streak,
     };
     entry.changes = match previous {
         None => Vec::new(),
@@ -486,6 +507,7 @@ pub fn snapshots(rollup: &RollUp) -> Vec<Snapshot> {
             health: e.health,
             due_date: e.due_date,
             section_hash: e.section.text().map(section_hash),
+            stale: e.stale_streak > 0,
         })
         .collect()
 }

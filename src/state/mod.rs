@@ -60,6 +60,8 @@ const MIGRATIONS: &[&str] = &[
     );",
     // 3: snapshots keep the section's hash only; its text was never read.
     "ALTER TABLE snapshots DROP COLUMN section_text;",
+    // 4: whether the item was stale in that roll-up, for escalations.
+    "ALTER TABLE snapshots ADD COLUMN stale INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// A state database failure.
@@ -95,6 +97,8 @@ pub enum Error {
 pub enum Kind {
     Rollup,
     Reminder,
+    /// The direct message to a program's owners about items stale for weeks.
+    Escalation,
 }
 
 impl Kind {
@@ -103,6 +107,7 @@ impl Kind {
         match self {
             Kind::Rollup => "rollup",
             Kind::Reminder => "reminder",
+            Kind::Escalation => "escalation",
         }
     }
 }
@@ -415,8 +420,8 @@ impl Store {
         tx.execute("DELETE FROM posted_parts WHERE run_id = ?1", [run_id])?;
         {
             let mut insert = tx.prepare(
-                "INSERT INTO snapshots (run_id, epic_id, title, web_url, status, priority, health, due_date, section_hash)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT INTO snapshots (run_id, epic_id, title, web_url, status, priority, health, due_date, section_hash, stale)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?;
             for s in snapshots {
                 insert.execute(params![
@@ -429,6 +434,7 @@ impl Store {
                     serde_json::to_string(&s.health).expect("health serialises"),
                     s.due_date,
                     s.section_hash,
+                    s.stale,
                 ])?;
             }
         }
@@ -617,7 +623,7 @@ mod tests;
 /// The snapshots of run `run_id`, by item id.
 fn snapshots_of_run(conn: &Connection, run_id: i64) -> Result<Vec<Snapshot>, Error> {
     let mut stmt = conn.prepare(
-        "SELECT epic_id, title, web_url, status, priority, health, due_date, section_hash
+        "SELECT epic_id, title, web_url, status, priority, health, due_date, section_hash, stale
          FROM snapshots WHERE run_id = ?1 ORDER BY epic_id",
     )?;
     let rows = stmt.query_map([run_id], |r| {
@@ -630,11 +636,13 @@ fn snapshots_of_run(conn: &Connection, run_id: i64) -> Result<Vec<Snapshot>, Err
             r.get::<_, String>(5)?,
             r.get::<_, Option<chrono::NaiveDate>>(6)?,
             r.get::<_, Option<String>>(7)?,
+            r.get::<_, bool>(8)?,
         ))
     })?;
     let mut out = Vec::new();
     for row in rows {
-        let (epic_id, title, web_url, status, priority, health, due_date, section_hash) = row?;
+        let (epic_id, title, web_url, status, priority, health, due_date, section_hash, stale) =
+            row?;
         let bad = |e: serde_json::Error| Error::Data(format!("snapshot of {epic_id}: {e}"));
         out.push(Snapshot {
             priority: serde_json::from_str(&priority).map_err(bad)?,
@@ -645,6 +653,7 @@ fn snapshots_of_run(conn: &Connection, run_id: i64) -> Result<Vec<Snapshot>, Err
             status,
             due_date,
             section_hash,
+            stale,
         });
     }
     Ok(out)

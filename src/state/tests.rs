@@ -25,6 +25,7 @@ fn snapshot(id: &str) -> Snapshot {
         health: Health::AtRisk,
         due_date: chrono::NaiveDate::from_ymd_opt(2027, 1, 31),
         section_hash: Some("abc".into()),
+        stale: false,
     }
 }
 

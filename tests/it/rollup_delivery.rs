@@ -728,3 +728,50 @@ async fn an_epic_s_phases_show_the_current_one_late_read_in_the_same_query() {
     );
     assert_eq!(app.gitlab.variables_of("ItemsPage")[0]["withPhases"], true);
 }
+
+#[tokio::test]
+async fn an_item_stale_for_two_rollups_is_sent_to_the_owners_once_per_period() {
+    let app = TestApp::spawn_with("owners = [\"lead\"]", "[people]\nlead = \"U0LEAD0001\"").await;
+    app.gitlab.add_group(
+        GROUP,
+        vec![
+            // Last edited long ago: stale on every run.
+            with_section(epic("Forgotten epic"), "old news")
+                .last_edited_at("2026-09-01T00:00:00Z")
+                .assignee("jdoe", "Jane Doe", None),
+            with_section(epic("Busy epic"), "fresh"),
+        ],
+    );
+    let dms = |app: &TestApp| -> Vec<RecordedPost> {
+        app.slack
+            .posts()
+            .into_iter()
+            .filter(|p| p.channel == "DU0LEAD0001")
+            .collect()
+    };
+
+    deliver(&app, false).await.unwrap();
+    assert!(dms(&app).is_empty(), "stale for one roll-up only");
+
+    let next_week = monday() + Duration::weeks(1);
+    app.clock.set(next_week);
+    app.gitlab.edit_epics(|epics| {
+        epics[1].last_edited_at = Some((next_week - Duration::days(1)).to_rfc3339());
+    });
+    deliver(&app, false).await.unwrap();
+    let sent = dms(&app);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let text = section_texts(&sent[0]).join("\n");
+    assert!(
+        text.contains("Forgotten epic") && text.contains("2 roll-ups"),
+        "{text}"
+    );
+    assert!(!text.contains("Busy epic"), "{text}");
+
+    deliver(&app, true).await.unwrap();
+    assert_eq!(
+        dms(&app).len(),
+        1,
+        "once per period, even when the roll-up is forced"
+    );
+}
