@@ -208,8 +208,25 @@ impl App {
             tracing::info!(program = %p.name, schedule = %p.schedule, timezone = %p.timezone, next = ?next, "scheduled");
         }
         systemd::spawn_watchdog(status.clone(), Arc::clone(&clock), shutdown.clone());
+        let timers = self
+            .config
+            .portfolios
+            .iter()
+            .map(|p| {
+                let (c1, p1) = (Arc::clone(&self.config), p.clone());
+                let (c2, p2) = (Arc::clone(&self.config), p.clone());
+                daemon::Timer {
+                    name: p.name.clone(),
+                    kind: Kind::Portfolio,
+                    window: p.catch_up_window,
+                    next: Arc::new(move |after| jobs::portfolio::next_fire(&c1, &p1, after)),
+                    last: Arc::new(move |at| jobs::portfolio::last_fire(&c2, &p2, at)),
+                }
+            })
+            .collect();
         let daemon = Daemon {
             programs: self.config.programs.clone(),
+            timers,
             clock,
             jobs: Arc::new(self),
             retry_delays: daemon::RETRY_DELAYS.to_vec(),
@@ -249,6 +266,22 @@ impl App {
 
 impl Jobs for App {
     async fn run(&self, job: &Job) -> Result<(), String> {
+        if job.kind == Kind::Portfolio {
+            let portfolio = self
+                .config
+                .portfolio(&job.program)
+                .ok_or("portfolio vanished from config")?;
+            return jobs::portfolio::deliver_portfolio(
+                &self.services,
+                &self.config,
+                portfolio,
+                job.scheduled_at,
+                false,
+            )
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string());
+        }
         let program = self
             .program(&job.program)
             .ok_or("program vanished from config")?;
@@ -266,6 +299,7 @@ impl Jobs for App {
             .map_err(|e| e.to_string()),
             // Escalations follow a roll-up; they have no schedule of their own.
             Kind::Escalation => Ok(()),
+            Kind::Portfolio => Ok(()),
         }
     }
 

@@ -60,9 +60,24 @@ pub trait Jobs: Send + Sync + 'static {
     ) -> impl Future<Output = ()> + Send;
 }
 
+/// A timer that is not a program's: a portfolio, due by rules of its own.
+#[derive(Clone)]
+pub struct Timer {
+    pub name: String,
+    pub kind: Kind,
+    /// How long after its time a missed run is still run.
+    pub window: Duration,
+    /// The next time it is due strictly after the given instant.
+    pub next: Arc<dyn Fn(DateTime<Utc>) -> Option<DateTime<Utc>> + Send + Sync>,
+    /// The last time it was due at or before the given instant.
+    pub last: Arc<dyn Fn(DateTime<Utc>) -> Option<DateTime<Utc>> + Send + Sync>,
+}
+
 /// The timers of every program, running their jobs.
 pub struct Daemon<J> {
     pub programs: Vec<Program>,
+    /// Timers besides the programs' own (portfolios).
+    pub timers: Vec<Timer>,
     pub clock: Arc<dyn Clock>,
     pub jobs: Arc<J>,
     pub retry_delays: Vec<Duration>,
@@ -74,6 +89,7 @@ impl<J> Clone for Daemon<J> {
     fn clone(&self) -> Self {
         Self {
             programs: self.programs.clone(),
+            timers: self.timers.clone(),
             clock: Arc::clone(&self.clock),
             jobs: Arc::clone(&self.jobs),
             retry_delays: self.retry_delays.clone(),
@@ -98,6 +114,21 @@ impl<J: Jobs> Daemon<J> {
                     program: program.name.clone(),
                 };
                 daemon.program_loop(program, &shutdown, permits).await;
+                if shutdown.is_cancelled() {
+                    daemon.status.shutting_down();
+                }
+            });
+        }
+        for timer in self.timers.clone() {
+            let daemon = self.clone();
+            let shutdown = shutdown.clone();
+            let permits = permits.clone();
+            tracker.spawn(async move {
+                let _guard = TaskGuard {
+                    status: daemon.status.clone(),
+                    program: timer.name.clone(),
+                };
+                daemon.timer_loop(timer, &shutdown, permits).await;
                 if shutdown.is_cancelled() {
                     daemon.status.shutting_down();
                 }
@@ -142,10 +173,51 @@ impl<J: Jobs> Daemon<J> {
                     .next_run(&program.name, next.kind, next.scheduled_at);
             }
             let completed = self
-                .run_with_retries(&program, job, shutdown, &permits)
+                .run_with_retries(
+                    &program.name,
+                    program.catch_up_window,
+                    job,
+                    shutdown,
+                    &permits,
+                )
                 .await;
             due.extend(next);
             if !completed {
+                return;
+            }
+        }
+    }
+
+    async fn timer_loop(
+        &self,
+        timer: Timer,
+        shutdown: &CancellationToken,
+        permits: Arc<Semaphore>,
+    ) {
+        let now = self.clock.now();
+        let window = chrono::Duration::from_std(timer.window).unwrap_or_default();
+        let mut due = (timer.last)(now)
+            .filter(|at| now - *at <= window)
+            .or_else(|| (timer.next)(now));
+        while let Some(at) = due {
+            self.status.next_run(&timer.name, timer.kind, at);
+            self.status.sleeping(&timer.name, at);
+            if !self.sleep_until(at, shutdown).await {
+                return;
+            }
+            due = (timer.next)(at);
+            if let Some(next) = due {
+                self.status.next_run(&timer.name, timer.kind, next);
+            }
+            let job = Job {
+                program: timer.name.clone(),
+                kind: timer.kind,
+                scheduled_at: at,
+            };
+            if !self
+                .run_with_retries(&timer.name, timer.window, job, shutdown, &permits)
+                .await
+            {
                 return;
             }
         }
@@ -155,18 +227,18 @@ impl<J: Jobs> Daemon<J> {
     /// while waiting to retry.
     async fn run_with_retries(
         &self,
-        program: &Program,
+        name: &str,
+        window: Duration,
         job: Job,
         shutdown: &CancellationToken,
         permits: &Semaphore,
     ) -> bool {
-        let window_end = job.scheduled_at
-            + chrono::Duration::from_std(program.catch_up_window).unwrap_or_default();
+        let window_end = job.scheduled_at + chrono::Duration::from_std(window).unwrap_or_default();
         let mut attempt = 0usize;
         loop {
             // A slot is held per attempt, not across retry sleeps, so one program's
             // outage does not hold back the others.
-            self.status.busy(&program.name, self.clock.now());
+            self.status.busy(name, self.clock.now());
             let permit = tokio::select! {
                 permit = permits.acquire() => permit.expect("semaphore is never closed"),
                 _ = shutdown.cancelled() => return false,
@@ -191,7 +263,7 @@ impl<J: Jobs> Daemon<J> {
                 return true;
             }
             attempt += 1;
-            self.status.sleeping(&program.name, retry_at);
+            self.status.sleeping(name, retry_at);
             if !self.sleep_until(retry_at, shutdown).await {
                 return false;
             }
@@ -247,7 +319,7 @@ fn next_job(program: &Program, kind: Kind, after: DateTime<Utc>) -> Option<Job> 
     let schedule = match kind {
         Kind::Rollup => Some(&program.schedule),
         Kind::Reminder => program.reminder_schedule.as_ref(),
-        Kind::Escalation => None,
+        Kind::Escalation | Kind::Portfolio => None,
     }?;
     let at = schedule.next_after(program.timezone, after)?;
     Some(Job {

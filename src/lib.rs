@@ -52,6 +52,7 @@ pub use daemon::MAX_CONCURRENT_PROGRAMS;
 pub use daemon::Status as ScheduleStatus;
 pub use gitlab::{Error as GitLabError, GitLabClient, IssueRef, ItemQuery, ItemsRead};
 pub use jobs::alert::report as alert;
+pub use jobs::portfolio::{build_portfolio, deliver_portfolio};
 pub use jobs::reminder::{REMINDER_EVENT, Reminded, remind};
 pub use jobs::rollup::{Delivery, ROLLUP_EVENT, build_rollup, deliver_rollup, rollup_key};
 pub use jobs::update::Updates;

@@ -5,6 +5,7 @@
 mod check;
 mod history;
 mod once;
+mod portfolio;
 mod preview;
 mod remind;
 mod run;
@@ -48,6 +49,9 @@ pub enum Command {
         /// Program to run (repeatable); default all.
         #[arg(long = "program", value_name = "NAME")]
         programs: Vec<String>,
+        /// Deliver this portfolio's message instead (from the programs' recorded roll-ups).
+        #[arg(long, value_name = "NAME", conflicts_with = "programs")]
+        portfolio: Option<String>,
         /// Print what would be posted; change nothing.
         #[arg(long)]
         dry_run: bool,
@@ -58,8 +62,11 @@ pub enum Command {
     /// Print one program's roll-up without delivering it.
     Preview {
         /// The program.
-        #[arg(long, value_name = "NAME")]
-        program: String,
+        #[arg(long, value_name = "NAME", required_unless_present = "portfolio")]
+        program: Option<String>,
+        /// A portfolio instead of a program.
+        #[arg(long, value_name = "NAME", conflicts_with = "program")]
+        portfolio: Option<String>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
@@ -176,13 +183,26 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             format,
         } => history::run(path, program.as_deref(), limit, format),
         Command::Preview {
+            portfolio: Some(ref name),
+            format,
+            ..
+        } => portfolio::preview(path, name, format).await,
+        Command::Preview {
             ref program,
             format,
-        } => preview::run(path, program, format).await,
+            ..
+        } => preview::run(path, program.as_deref().unwrap_or_default(), format).await,
+        Command::Once {
+            portfolio: Some(ref name),
+            dry_run,
+            force,
+            ..
+        } => portfolio::once(path, name, dry_run, force).await,
         Command::Once {
             ref programs,
             dry_run,
             force,
+            ..
         } => once::run(path, programs, dry_run, force).await,
         Command::Remind {
             ref programs,

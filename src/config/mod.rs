@@ -36,6 +36,22 @@ pub struct Config {
     pub programs: Vec<Program>,
     /// GitLab username (lower case) -> Slack user id.
     pub people: BTreeMap<String, String>,
+    pub portfolios: Vec<Portfolio>,
+}
+
+/// `[[portfolio]]`: one message per period over several programs, for leadership.
+#[derive(Debug, Clone)]
+pub struct Portfolio {
+    pub name: String,
+    pub title: String,
+    /// Program names, as configured.
+    pub programs: Vec<String>,
+    pub slack_channel: String,
+    /// `None`: one hour after the latest of its programs' roll-ups.
+    pub schedule: Option<Schedule>,
+    pub timezone: Tz,
+    /// How long after its scheduled time a missed portfolio is still caught up.
+    pub catch_up_window: Duration,
 }
 
 /// `[gitlab]`.
@@ -278,6 +294,11 @@ impl Config {
     /// The program called `name`.
     pub fn program(&self, name: &str) -> Option<&Program> {
         self.programs.iter().find(|p| p.name == name)
+    }
+
+    /// The portfolio called `name`.
+    pub fn portfolio(&self, name: &str) -> Option<&Portfolio> {
+        self.portfolios.iter().find(|p| p.name == name)
     }
 }
 

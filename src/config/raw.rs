@@ -22,6 +22,20 @@ pub struct RawConfig {
     pub program: Vec<RawProgram>,
     #[serde(default)]
     pub people: BTreeMap<String, String>,
+    #[serde(default)]
+    pub portfolio: Vec<RawPortfolio>,
+}
+
+/// One `[[portfolio]]`.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawPortfolio {
+    pub name: Option<String>,
+    pub title: Option<String>,
+    #[serde(default)]
+    pub programs: Vec<String>,
+    pub slack_channel: Option<String>,
+    pub schedule: Option<String>,
+    pub timezone: Option<String>,
 }
 
 /// `[gitlab]`.

@@ -9,10 +9,12 @@ use chrono_tz::Tz;
 use secrecy::SecretString;
 use url::Url;
 
-use super::raw::{RawConfig, RawHealth, RawProgram, RawProgramSettings, RawRollupIssue};
+use super::raw::{
+    RawConfig, RawHealth, RawPortfolio, RawProgram, RawProgramSettings, RawRollupIssue,
+};
 use super::{
-    Config, GitLabSettings, Problem, Program, ReminderTarget, RollupIssue, ServerSettings,
-    SlackSettings, StateSettings,
+    Config, GitLabSettings, Portfolio, Problem, Program, ReminderTarget, RollupIssue,
+    ServerSettings, SlackSettings, StateSettings,
 };
 use crate::model::epic::{HealthStatus, ItemKind};
 use crate::model::extract::HealthMap;
@@ -251,6 +253,12 @@ pub(super) fn validate(
             );
         }
     }
+    let portfolios = raw
+        .portfolio
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| portfolio(&mut c, i, p, &programs))
+        .collect();
     let people = raw
         .people
         .into_iter()
@@ -265,6 +273,7 @@ pub(super) fn validate(
             server,
             programs,
             people,
+            portfolios,
         })
     } else {
         Err(c.problems)
@@ -491,6 +500,85 @@ fn program(
         escalate_after_weeks: s.escalate_after_weeks.unwrap_or(2),
         owners: p.owners.iter().map(|o| o.trim().to_lowercase()).collect(),
         rollup_issue,
+    })
+}
+
+/// One `[[portfolio]]`: its programs must exist; its time zone defaults to its first
+/// program's, its catch-up window to the longest of theirs.
+fn portfolio(
+    c: &mut Check<'_>,
+    index: usize,
+    p: &RawPortfolio,
+    programs: &[Program],
+) -> Option<Portfolio> {
+    let before = c.problems.len();
+    let key = |field: &str| format!("portfolio[{index}].{field}");
+    let name = p.name.clone().unwrap_or_default();
+    if name.trim().is_empty() {
+        c.problem(key("name"), None, "missing; a short unique name");
+    }
+    if programs.iter().any(|pr| pr.name == name) {
+        c.problem(
+            key("name"),
+            None,
+            format!("`{name}` is also a program's name"),
+        );
+    }
+    let mut members = Vec::new();
+    for program in &p.programs {
+        match programs.iter().find(|pr| &pr.name == program) {
+            Some(pr) => members.push(pr),
+            None => c.problem(
+                key("programs"),
+                None,
+                format!("no program named `{program}`"),
+            ),
+        }
+    }
+    if p.programs.is_empty() {
+        c.problem(key("programs"), None, "missing; the programs it sums up");
+    }
+    let channel = p.slack_channel.clone().unwrap_or_default();
+    if !looks_like_channel(&channel) {
+        c.problem(
+            key("slack_channel"),
+            None,
+            format!("`{channel}` is not a channel id (C0123456789) or #name"),
+        );
+    }
+    let timezone = match p.timezone.as_deref() {
+        Some(tz) => match tz.parse::<Tz>() {
+            Ok(tz) => Some(tz),
+            Err(_) => {
+                c.problem(key("timezone"), None, format!("unknown time zone `{tz}`"));
+                None
+            }
+        },
+        None => members.first().map(|m| m.timezone),
+    };
+    let schedule = p
+        .schedule
+        .as_deref()
+        .and_then(|expr| c.schedule(&key("schedule"), &name, expr));
+    if c.problems.len() > before {
+        return None;
+    }
+    Some(Portfolio {
+        title: p
+            .title
+            .clone()
+            .filter(|t| !t.trim().is_empty())
+            .unwrap_or_else(|| name.clone()),
+        name,
+        programs: p.programs.clone(),
+        slack_channel: channel,
+        schedule,
+        timezone: timezone?,
+        catch_up_window: members
+            .iter()
+            .map(|m| m.catch_up_window)
+            .max()
+            .unwrap_or_default(),
     })
 }
 

@@ -76,6 +76,7 @@ fn harness(start: DateTime<Utc>, failures: usize, run_time: Duration) -> Harness
     };
     let daemon = Daemon {
         programs: vec![program()],
+        timers: Vec::new(),
         clock,
         jobs: Arc::new(jobs),
         retry_delays: RETRY_DELAYS.to_vec(),
@@ -236,6 +237,7 @@ async fn a_program_whose_task_died_makes_the_schedule_unhealthy_until_shutdown()
     let status = Status::default();
     let daemon = Daemon {
         programs: vec![program()],
+        timers: Vec::new(),
         clock: clock.clone(),
         jobs: Arc::new(Panicker),
         retry_delays: RETRY_DELAYS.to_vec(),
@@ -257,4 +259,40 @@ async fn a_program_whose_task_died_makes_the_schedule_unhealthy_until_shutdown()
 
     shutdown.cancel();
     task.await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_portfolio_timer_runs_an_hour_after_the_rollup_and_catches_up() {
+    // Monday 08:30 UTC: the roll-up (08:00 UTC) is done; the portfolio is due at 09:00.
+    let mut h = harness(utc(2026, 11, 23, 8, 30), 0, Duration::ZERO);
+    h.daemon.programs.clear();
+    let schedule = program().schedule;
+    let tz = program().timezone;
+    let (s1, s2) = (schedule.clone(), schedule);
+    h.daemon.timers = vec![Timer {
+        name: "it".into(),
+        kind: Kind::Portfolio,
+        window: Duration::from_secs(24 * 3600),
+        next: Arc::new(move |after| {
+            s1.next_after(tz, after - chrono::Duration::hours(1))
+                .map(|t| t + chrono::Duration::hours(1))
+        }),
+        last: Arc::new(move |at| {
+            s2.last_at_or_before(tz, at - chrono::Duration::hours(1))
+                .map(|t| t + chrono::Duration::hours(1))
+        }),
+    }];
+    run_for(&h, Duration::from_secs(8 * 24 * 3600)).await;
+    let runs = h.runs.lock().unwrap().clone();
+    let fired: Vec<(String, Kind, DateTime<Utc>)> = runs
+        .iter()
+        .map(|(j, _)| (j.program.clone(), j.kind, j.scheduled_at))
+        .collect();
+    assert_eq!(
+        fired,
+        [
+            ("it".to_owned(), Kind::Portfolio, utc(2026, 11, 23, 9, 0)),
+            ("it".to_owned(), Kind::Portfolio, utc(2026, 11, 30, 9, 0)),
+        ]
+    );
 }

@@ -3,6 +3,7 @@
 //! what it did, so an interrupted run resumes instead of posting again.
 //!
 //! - [`rollup`]: the weekly roll-up (Slack, and the roll-up issue through `issue`).
+//! - [`portfolio`]: the weekly line per program for leadership.
 //! - [`reminder`]: the Friday reminder about missing or stale sections.
 //! - `post`: posting a thread of messages, resuming one an earlier attempt began.
 //! - `issue`: the GitLab roll-up issue.
@@ -13,6 +14,7 @@
 pub mod alert;
 mod escalate;
 mod issue;
+pub mod portfolio;
 mod post;
 pub mod reminder;
 pub mod rollup;

@@ -6,6 +6,7 @@
 //!   [`extract::Rules`].
 //! - [`edit`]: a new status section written into a description, nothing else touched.
 //! - [`phases`]: an epic's SDLC phases from its child epics.
+//! - [`portfolio`]: one line per program for leadership, worst first.
 //! - [`rollup`]: the roll-up of one program and period, compared with the last one.
 //! - [`signals`]: what dates, child items and edits say beside the owner's health.
 //! - [`schedule`]: cron and time zone to fire times; a fire time to its period.
@@ -14,6 +15,7 @@ pub mod edit;
 pub mod epic;
 pub mod extract;
 pub mod phases;
+pub mod portfolio;
 pub mod rollup;
 pub mod schedule;
 pub mod signals;

@@ -3,6 +3,7 @@
 
 pub mod markdown;
 pub mod mrkdwn;
+pub mod portfolio;
 pub mod reminder;
 pub mod slack;
 pub mod terminal;

@@ -473,7 +473,7 @@ fn fallback_text(r: &RollUp, part: usize, total: usize) -> String {
     )
 }
 
-fn health_emoji(h: Health) -> &'static str {
+pub(super) fn health_emoji(h: Health) -> &'static str {
     match h {
         Health::AtRisk => "🔴",
         Health::NeedsAttention => "🟠",

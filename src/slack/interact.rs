@@ -12,6 +12,7 @@ const CHAT_UPDATE: &str = "chat.update";
 const POST_EPHEMERAL: &str = "chat.postEphemeral";
 const USERS_INFO: &str = "users.info";
 const REPLIES: &str = "conversations.replies";
+const PERMALINK: &str = "chat.getPermalink";
 
 /// What someone did in Slack, from the `payload` field of an interaction request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,6 +205,11 @@ struct Profile {
 #[derive(Deserialize)]
 struct Ignored {}
 
+#[derive(Deserialize)]
+struct Permalink {
+    permalink: String,
+}
+
 impl SlackClient {
     /// Opens a modal `view` (Block Kit JSON) for the click with `trigger_id`. The trigger
     /// expires 3 seconds after the click and works once, so this is not retried.
@@ -296,6 +302,23 @@ impl SlackClient {
             .flatten()
             .find(|m| m["ts"] == ts)
             .map(|m| m["blocks"].clone()))
+    }
+
+    /// The link to the message at `ts` in `channel`.
+    ///
+    /// # Errors
+    /// Slack's error, after retries.
+    pub async fn permalink(&self, channel: &str, ts: &str) -> Result<String, Error> {
+        let params = vec![
+            ("channel", Some(channel.to_owned())),
+            ("message_ts", Some(ts.to_owned())),
+        ];
+        let link = self
+            .retry(PERMALINK, || {
+                self.get::<Permalink>(PERMALINK, Some(channel), params.clone())
+            })
+            .await?;
+        Ok(link.permalink)
     }
 
     /// One JSON POST through slack-morphism's generic API, decoded into our own type.

@@ -99,6 +99,8 @@ pub enum Kind {
     Reminder,
     /// The direct message to a program's owners about items stale for weeks.
     Escalation,
+    /// A portfolio's message; its runs carry the portfolio's name as program.
+    Portfolio,
 }
 
 impl Kind {
@@ -108,6 +110,7 @@ impl Kind {
             Kind::Rollup => "rollup",
             Kind::Reminder => "reminder",
             Kind::Escalation => "escalation",
+            Kind::Portfolio => "portfolio",
         }
     }
 }
@@ -512,6 +515,44 @@ impl Store {
         ids.into_iter()
             .map(|id| snapshots_of_run(&conn, id))
             .collect()
+    }
+
+    /// The snapshots `program`'s roll-up of `period` delivered, if it was.
+    pub fn rollup_snapshots(
+        &self,
+        program: &str,
+        period: &str,
+    ) -> Result<Option<Vec<Snapshot>>, Error> {
+        let conn = self.conn();
+        let run_id: Option<i64> = conn
+            .query_row(
+                "SELECT id FROM runs WHERE program = ?1 AND kind = 'rollup' AND period = ?2 AND outcome = 'delivered'",
+                params![program, period],
+                |r| r.get(0),
+            )
+            .optional()?;
+        run_id.map(|id| snapshots_of_run(&conn, id)).transpose()
+    }
+
+    /// `program`'s last `limit` delivered roll-ups up to and including `period`, oldest
+    /// first.
+    pub fn recent_rollups(
+        &self,
+        program: &str,
+        period: &str,
+        limit: usize,
+    ) -> Result<Vec<Run>, Error> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE program = ?1 AND kind = 'rollup'
+             AND outcome = 'delivered' AND period <= ?2 ORDER BY period DESC LIMIT ?3"
+        ))?;
+        let rows = stmt.query_map(params![program, period, limit as i64], row_to_run)?;
+        let mut runs: Vec<Run> = rows
+            .map(|r| r?.map_err(Error::Data))
+            .collect::<Result<_, _>>()?;
+        runs.reverse();
+        Ok(runs)
     }
 
     /// Runs, newest period first, optionally of one program.

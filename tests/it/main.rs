@@ -3,6 +3,7 @@
 mod cli;
 mod gitlab_source;
 mod helpers;
+mod portfolio;
 mod reminders;
 mod rollup_delivery;
 mod server;

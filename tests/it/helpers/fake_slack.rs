@@ -253,6 +253,12 @@ impl World {
             "conversations.replies" => self.replies(params),
             "users.lookupByEmail" => self.lookup_by_email(params),
             "conversations.open" => open_dm(params),
+            "chat.getPermalink" => {
+                let channel = text_param(params, "channel").unwrap_or_default();
+                let ts = text_param(params, "message_ts").unwrap_or_default();
+                json!({"ok": true, "channel": channel,
+                    "permalink": format!("https://fake.slack.com/archives/{channel}/p{}", ts.replace('.', ""))})
+            }
             "views.open" => {
                 self.calls
                     .push(("views.open".into(), Value::Object(params.clone())));
