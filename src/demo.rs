@@ -6,6 +6,7 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 
 use crate::model::epic::{Child, Epic, HealthStatus};
 use crate::model::extract::{Health, PhaseRule, Rules};
+use crate::model::portfolio::{self, PortfolioView, ProgramLine};
 use crate::model::rollup::{self, Context, History, Previous, RollUp, Snapshot};
 use crate::model::schedule::Period;
 
@@ -233,4 +234,78 @@ pub fn rollup() -> RollUp {
         "{GITLAB_URL}/it/business-technology/pmo/status/-/issues/42"
     ));
     r
+}
+
+/// The sample portfolio: the CRM program above and a smaller ERP program, as leadership
+/// reads them on Monday.
+pub fn portfolio() -> PortfolioView {
+    let crm = rollup();
+    let erp = erp_rollup();
+    let last_week = previous_snapshots();
+    let line =
+        |r: &RollUp, channel: &str, ts: &str, before: Option<&[Snapshot]>, trend: Vec<Health>| {
+            ProgramLine {
+                name: r.program.clone(),
+                title: r.title.clone(),
+                summary: Some(r.summary.clone()),
+                link: Some(format!(
+                    "https://example.slack.com/archives/{channel}/p{}",
+                    ts.replace('.', "")
+                )),
+                changes: portfolio::changes(&rollup::snapshots(r), before),
+                trend,
+            }
+        };
+    let mut lines = vec![
+        line(
+            &crm,
+            "C0123456789",
+            "1795424400.000100",
+            Some(&last_week),
+            vec![Health::NeedsAttention, Health::AtRisk, Health::AtRisk],
+        ),
+        line(
+            &erp,
+            "C0ERP000001",
+            "1795428000.000200",
+            None,
+            vec![Health::OnTrack, Health::OnTrack, Health::NeedsAttention],
+        ),
+    ];
+    portfolio::sort_worst_first(&mut lines);
+    PortfolioView {
+        name: "it-leadership".into(),
+        title: "IT portfolio".into(),
+        period: crm.period.clone(),
+        lines,
+    }
+}
+
+/// A second, smaller sample program for the portfolio.
+fn erp_rollup() -> RollUp {
+    let friday = now() - Duration::days(3);
+    let epics = vec![
+        Epic::new(GITLAB_URL, "it/erp", 201, "General ledger upgrade")
+            .with_labels(["it-proj::erp", "it-priority::p1", "it-status::build"])
+            .with_health(HealthStatus::NeedsAttention)
+            .with_due_date(date(2027, 2, 1))
+            .with_progress(8, 12)
+            .with_description(&section("Cut-over rehearsal booked for 12 Dec."), friday),
+        Epic::new(GITLAB_URL, "it/erp", 202, "Payroll interface")
+            .with_labels(["it-proj::erp", "it-priority::p2", "it-status::build"])
+            .with_health(HealthStatus::OnTrack)
+            .with_progress(5, 2)
+            .with_description(&section("Interface tests green."), friday),
+    ];
+    let rules = Rules::default();
+    let mut ctx = context(
+        Period::containing(now(), chrono_tz::America::Los_Angeles),
+        now(),
+        &rules,
+        None,
+        None,
+    );
+    ctx.program = "erp-upgrade";
+    ctx.title = "ERP upgrade";
+    rollup::build(&epics, &ctx)
 }

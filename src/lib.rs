@@ -75,5 +75,6 @@ pub use slack::{
 };
 pub use state::{Claim, Kind, Outcome, Run, RunKey, Store};
 
-/// The built-in sample program of `rolly demo`.
-pub use demo::rollup as demo_rollup;
+/// The built-in sample program of `rolly demo`, and its portfolio.
+pub use demo::{portfolio as demo_portfolio, rollup as demo_rollup};
+pub use render::portfolio::render as render_portfolio;

@@ -13,7 +13,8 @@ pub(super) fn run(
     format: HistoryFormat,
 ) -> anyhow::Result<()> {
     let config = load(path, TokenNeeds::NONE)?;
-    if let Some(p) = program {
+    // A portfolio's runs are recorded under its name.
+    if let Some(p) = program.filter(|p| config.portfolio(p).is_none()) {
         select(&config, &[p.to_owned()])?;
     }
     if !config.state.path.exists() {

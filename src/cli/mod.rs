@@ -91,6 +91,9 @@ pub enum Command {
         /// Only this program.
         #[arg(long, value_name = "NAME")]
         program: Option<String>,
+        /// Only this portfolio.
+        #[arg(long, value_name = "NAME", conflicts_with = "program")]
+        portfolio: Option<String>,
         /// At most this many runs.
         #[arg(long, default_value_t = 50)]
         limit: usize,
@@ -174,14 +177,31 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Demo { format } => {
             print!("{}", format_rollup(&crate::demo::rollup(), format));
+            if format == Format::Text {
+                let portfolio = render::portfolio::render(&crate::demo::portfolio());
+                println!("\n════ and one hour later, in the leadership channel ════\n");
+                print!(
+                    "{}",
+                    render::terminal::render(&render::SlackPlan {
+                        messages: vec![portfolio],
+                        ..render::SlackPlan::default()
+                    })
+                );
+            }
             Ok(())
         }
         Command::Check { offline } => check::run(path, offline).await,
         Command::History {
             ref program,
+            ref portfolio,
             limit,
             format,
-        } => history::run(path, program.as_deref(), limit, format),
+        } => history::run(
+            path,
+            program.as_deref().or(portfolio.as_deref()),
+            limit,
+            format,
+        ),
         Command::Preview {
             portfolio: Some(ref name),
             format,

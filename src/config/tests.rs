@@ -322,3 +322,42 @@ fn programs_filing_roll_up_issues_under_one_title_with_one_label_in_one_project_
     .concat();
     assert!(Config::from_toml(&apart, &tokens(), TokenNeeds::ALL).is_ok());
 }
+
+#[test]
+fn a_portfolio_names_existing_programs_and_gets_their_time_zone() {
+    let ok = Config::from_toml(
+        &format!("{MINIMAL}\n[[portfolio]]\nname = \"it\"\nprograms = [\"crm\"]\nslack_channel = \"C0LEAD0001\"\n"),
+        &tokens(),
+        TokenNeeds::NONE,
+    )
+    .unwrap();
+    let p = ok.portfolio("it").unwrap();
+    assert_eq!(p.timezone, ok.programs[0].timezone);
+    assert_eq!(p.title, "it");
+    assert!(
+        p.schedule.is_none(),
+        "an hour after its programs by default"
+    );
+
+    let p = one_problem(&format!(
+        "{MINIMAL}\n[[portfolio]]\nname = \"it\"\nprograms = [\"crm\", \"erp\"]\nslack_channel = \"C0LEAD0001\"\n"
+    ));
+    assert_eq!(p.key, "portfolio[0].programs");
+    assert!(p.message.contains("`erp`"), "{}", p.message);
+}
+
+#[test]
+fn phases_are_read_by_title_or_label_and_nothing_else() {
+    let c = Config::from_toml(
+        &program_with("phases = \"label\""),
+        &tokens(),
+        TokenNeeds::NONE,
+    )
+    .unwrap();
+    assert_eq!(
+        c.programs[0].phases,
+        Some(crate::model::extract::PhaseRule::Label("phase".into()))
+    );
+    let p = one_problem(&program_with("phases = \"children\""));
+    assert_eq!(p.key, "program[0].phases");
+}

@@ -12,7 +12,7 @@ use crate::model::portfolio::{PortfolioView, ProgramLine};
 /// The portfolio as one Slack message.
 pub fn render(view: &PortfolioView) -> SlackMessage {
     let mut blocks: Vec<SlackBlock> = vec![
-        SlackHeaderBlock::new(pt!(format!("{} · portfolio", view.title))).into(),
+        SlackHeaderBlock::new(pt!(view.title.chars().take(150).collect::<String>())).into(),
         SlackContextBlock::new(vec![SlackContextBlockElement::MarkDown(
             SlackBlockMarkDownText::new(format!(
                 "{} · {} program{} · worst first",
