@@ -309,3 +309,26 @@ fn erp_rollup() -> RollUp {
     ctx.title = "ERP upgrade";
     rollup::build(&epics, &ctx)
 }
+
+/// The sample program's summaries of its last roll-ups, oldest first, for the report's
+/// trend.
+pub fn history() -> Vec<(String, crate::model::rollup::Summary)> {
+    let now = rollup();
+    let mut out = Vec::new();
+    for (weeks, at_risk, needs, on_track) in [(3, 0, 1, 6), (2, 0, 2, 5), (1, 1, 1, 4)] {
+        let at = self::now() - Duration::weeks(weeks);
+        out.push((
+            Period::containing(at, chrono_tz::America::Los_Angeles).to_string(),
+            crate::model::rollup::Summary {
+                total: at_risk + needs + on_track + 2,
+                at_risk,
+                needs_attention: needs,
+                on_track,
+                unknown: 2,
+                ..Default::default()
+            },
+        ));
+    }
+    out.push((now.period.to_string(), now.summary));
+    out
+}

@@ -76,5 +76,6 @@ pub use slack::{
 pub use state::{Claim, Kind, Outcome, Run, RunKey, Store};
 
 /// The built-in sample program of `rolly demo`, and its portfolio.
-pub use demo::{portfolio as demo_portfolio, rollup as demo_rollup};
+pub use demo::{history as demo_history, portfolio as demo_portfolio, rollup as demo_rollup};
 pub use render::portfolio::render as render_portfolio;
+pub use render::report::render as render_report;

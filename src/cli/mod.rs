@@ -8,6 +8,7 @@ mod once;
 mod portfolio;
 mod preview;
 mod remind;
+mod report;
 mod run;
 mod telemetry;
 
@@ -107,6 +108,18 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Write the Weekly Status Report of a program: one self-contained HTML page.
+    Report {
+        /// The program.
+        #[arg(long, value_name = "NAME")]
+        program: String,
+        /// The ISO week, e.g. 2026-W48; default the current one.
+        #[arg(long, value_name = "YYYY-Www")]
+        period: Option<String>,
+        /// Write to this file instead of standard output.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
     /// Print a shell completion script, e.g. `rolly completions bash > /etc/bash_completion.d/rolly`.
     Completions {
         /// The shell.
@@ -127,6 +140,8 @@ pub enum Format {
     Markdown,
     /// The roll-up model as JSON.
     Json,
+    /// The Weekly Status Report: one self-contained HTML page.
+    Report,
 }
 
 /// How history is printed.
@@ -175,6 +190,15 @@ pub async fn run(cli: Cli) -> ExitCode {
 async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     let path = cli.config.as_path();
     match cli.command {
+        Command::Demo {
+            format: Format::Report,
+        } => {
+            print!(
+                "{}",
+                render::report::render(&crate::demo::rollup(), &crate::demo::history())
+            );
+            Ok(())
+        }
         Command::Demo { format } => {
             print!("{}", format_rollup(&crate::demo::rollup(), format));
             if format == Format::Text {
@@ -229,6 +253,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             dry_run,
         } => remind::run(path, programs, dry_run).await,
         Command::Run => run::run(path).await,
+        Command::Report {
+            ref program,
+            ref period,
+            ref output,
+        } => report::run(path, program, period.as_deref(), output.as_deref()).await,
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "rolly", &mut std::io::stdout());
@@ -252,6 +281,7 @@ fn format_rollup(rollup: &RollUp, format: Format) -> String {
         }
         Format::Markdown => render::markdown::render(rollup),
         Format::Json => serde_json::to_string_pretty(rollup).expect("model serialises") + "\n",
+        Format::Report => render::report::render(rollup, &[]),
     }
 }
 

@@ -34,7 +34,7 @@ pub(super) async fn preview(path: &Path, name: &str, format: Format) -> anyhow::
     let out = match format {
         Format::Json => serde_json::to_string_pretty(&view)? + "\n",
         Format::Slack => serde_json::to_string_pretty(&[&message])? + "\n",
-        Format::Text | Format::Markdown => render::terminal::render(&SlackPlan {
+        Format::Text | Format::Markdown | Format::Report => render::terminal::render(&SlackPlan {
             messages: vec![message],
             ..SlackPlan::default()
         }),

@@ -33,6 +33,7 @@ pub enum PhaseState {
 pub struct Phase {
     pub name: String,
     pub state: PhaseState,
+    pub start_date: Option<NaiveDate>,
     pub due_date: Option<NaiveDate>,
     /// Open and past its due date.
     pub late: bool,
@@ -76,6 +77,7 @@ pub fn phases(children: &[Child], rule: &PhaseRule, today: NaiveDate) -> Vec<Pha
             Phase {
                 name,
                 state,
+                start_date: c.start_date,
                 due_date: c.due_date,
                 late: !c.closed && c.due_date.is_some_and(|d| d < today),
             }

@@ -5,6 +5,8 @@ pub mod markdown;
 pub mod mrkdwn;
 pub mod portfolio;
 pub mod reminder;
+pub mod report;
+pub mod roadmap;
 pub mod slack;
 pub mod terminal;
 pub mod update;

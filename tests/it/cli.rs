@@ -438,3 +438,55 @@ fn completions_and_the_man_page_are_generated_from_the_command_line() {
     }
     assert_eq!(rolly(&["completions", "tcsh"], &[]).status.code(), Some(2));
 }
+
+#[tokio::test]
+async fn report_writes_one_self_contained_html_page() {
+    let gitlab = FakeGitLab::start().await;
+    let slack = FakeSlack::start().await;
+    gitlab.add_group(
+        GROUP,
+        vec![
+            epic("Ledger <upgrade>")
+                .labels(&[LABEL])
+                .dates("2026-10-01", "2027-01-31")
+                .description("<!-- Status Start -->\n**Going** <script>alert(1)</script>\n<!-- Status End -->"),
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &gitlab, &slack);
+    let file = dir.path().join("report.html");
+    let target = file.to_str().unwrap().to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        rolly(
+            &[
+                "report",
+                "--program",
+                "crm",
+                "-o",
+                &target,
+                "--config",
+                &config,
+            ],
+            &TOKENS,
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let page = std::fs::read_to_string(&file).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    assert!(page.contains("Ledger &lt;upgrade&gt;"));
+    assert!(page.contains("<strong>Going</strong>"));
+    assert!(!page.to_ascii_lowercase().contains("<script"));
+    assert_eq!(
+        page.matches("class=\"bar").count(),
+        1,
+        "one bar per dated item"
+    );
+    for remote in ["src=\"http", "href=\"//", "@import", "url("] {
+        assert!(
+            !page.contains(remote),
+            "nothing loaded from elsewhere: {remote}"
+        );
+    }
+}

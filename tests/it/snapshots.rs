@@ -33,3 +33,9 @@ fn demo_portfolio_as_a_leader_sees_it() {
     };
     insta::assert_snapshot!("demo_portfolio_text", render_terminal(&plan));
 }
+
+#[test]
+fn demo_report_as_html() {
+    let page = rolly::render_report(&demo_rollup(), &rolly::demo_history());
+    insta::assert_snapshot!("demo_report_html", page);
+}
