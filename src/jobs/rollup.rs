@@ -201,6 +201,7 @@ async fn claim_and_deliver(
         }
     );
     let mut rollup = built?;
+    rollup.update_buttons = program.slack_updates;
     let found = found?;
     let mut warnings = Vec::new();
     if let Some(issue) = &program.rollup_issue {

@@ -16,28 +16,19 @@ use crate::model::edit::{EditError, replace_section};
 use crate::model::extract::status_section;
 use crate::model::rollup::section_hash;
 use crate::render::update::{
-    self, HEALTH_BLOCK, MAX_INPUT_CHARS, SECTION_BLOCK, health_from_value,
+    self, ENTRY_ACTION, HEALTH_BLOCK, MAX_INPUT_CHARS, SECTION_BLOCK, Target, health_from_value,
 };
 use crate::slack::{Click, SlackClient, Submission};
 
 use super::Services;
 
-/// What a button says: which program and item it updates.
-#[derive(Debug, Serialize, Deserialize)]
-struct Target {
-    #[serde(rename = "p")]
-    program: String,
-    #[serde(rename = "i")]
-    item: String,
-}
-
 /// The value of an **Update status** button for item `item_id` of `program`.
 pub fn update_button_value(program: &str, item_id: &str) -> String {
-    serde_json::to_string(&Target {
+    Target {
         program: program.to_owned(),
         item: item_id.to_owned(),
-    })
-    .expect("two strings serialise")
+    }
+    .value()
 }
 
 /// What the form carries from the click to the submission.
@@ -116,8 +107,8 @@ impl Updates {
     }
 
     async fn form_for(&self, click: &Click) -> Result<serde_json::Value, String> {
-        let target: Target = serde_json::from_str(&click.value)
-            .map_err(|_| "This button is not one of rolly's.".to_owned())?;
+        let target = Target::parse(&click.value)
+            .ok_or_else(|| "This button is not one of rolly's.".to_owned())?;
         let program = self.program(&target.program)?;
         let item = self.item(program, &target.item).await?;
         self.gitlab_user(&click.user_id, &item, program).await?;
@@ -138,7 +129,12 @@ impl Updates {
             program: program.name.clone(),
             item: item.id.clone(),
             section_hash: section_hash(text),
-            channel: click.channel.clone(),
+            // A roll-up entry stays as it is; only a reminder line is marked done.
+            channel: if click.action_id.starts_with(ENTRY_ACTION) {
+                String::new()
+            } else {
+                click.channel.clone()
+            },
             message_ts: click.message_ts.clone(),
             thread_ts: click.thread_ts.clone(),
             button: click.value.clone(),

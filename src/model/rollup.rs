@@ -43,6 +43,9 @@ pub struct RollUp {
     pub notices: Vec<Notice>,
     /// What one item is called: "epic", "issue" or "item".
     pub item_noun: &'static str,
+    /// Entries carry an **Update status** button (the program takes updates from Slack).
+    #[serde(skip)]
+    pub update_buttons: bool,
 }
 
 /// Something about reading the program's items that its readers must see.
@@ -331,6 +334,7 @@ pub fn build(epics: &[Epic], ctx: &Context<'_>) -> RollUp {
         issue_url: None,
         notices: ctx.notices.to_vec(),
         item_noun: ItemKind::noun(ctx.kinds),
+        update_buttons: false,
     }
 }
 

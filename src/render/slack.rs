@@ -11,6 +11,7 @@ use std::fmt::Write;
 use slack_morphism::prelude::*;
 
 use super::mrkdwn::{self, RefContext, escape, escape_into, link};
+use super::update::{ENTRY_ACTION, Target};
 use super::{Piece, SlackMessage, SlackPlan};
 use crate::model::epic::ItemKind;
 use crate::model::extract::{Health, Priority, Section};
@@ -39,13 +40,18 @@ enum Block {
     Header(String),
     Context(String),
     Section(String),
+    /// An entry with an **Update status** button: its text, action id and value.
+    Updatable(String, String, String),
     Divider,
 }
 
 impl Block {
     fn chars(&self) -> usize {
         match self {
-            Block::Header(t) | Block::Context(t) | Block::Section(t) => t.chars().count(),
+            Block::Header(t)
+            | Block::Context(t)
+            | Block::Section(t)
+            | Block::Updatable(t, _, _) => t.chars().count(),
             Block::Divider => 0,
         }
     }
@@ -58,6 +64,15 @@ impl Block {
             )])
             .into(),
             Block::Section(t) => SlackSectionBlock::new().with_text(md!(t)).into(),
+            Block::Updatable(t, action_id, value) => SlackSectionBlock::new()
+                .with_text(md!(t))
+                .with_accessory(
+                    SlackBlockButtonElement::new(pt!("Update status"))
+                        .with_action_id(action_id.into())
+                        .with_value(value)
+                        .into(),
+                )
+                .into(),
             Block::Divider => SlackDividerBlock::new().into(),
         }
     }
@@ -77,7 +92,18 @@ pub fn render_rest(rollup: &RollUp, posted: &HashSet<Piece>, first_part: usize) 
         .iter()
         .map(|e| {
             let text = entry_text(&rollup.gitlab_url, e);
-            (Piece::Entry(e.id.clone()), Block::Section(text))
+            let block = if rollup.update_buttons {
+                let target = Target {
+                    program: rollup.program.clone(),
+                    item: e.id.clone(),
+                };
+                // Unique in the message: an item's global id is unique.
+                let id: String = e.id.chars().filter(char::is_ascii_digit).collect();
+                Block::Updatable(text, format!("{ENTRY_ACTION}_{id}"), target.value())
+            } else {
+                Block::Section(text)
+            };
+            (Piece::Entry(e.id.clone()), block)
         })
         .collect();
     if rollup.entries.is_empty() {

@@ -1,6 +1,7 @@
 //! What people see when they update a status section from Slack: the form (modal), and
 //! the reminder line marked done afterwards. Block Kit JSON, built here and nowhere else.
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::mrkdwn::escape;
@@ -18,6 +19,31 @@ const HEALTH_ACTION: &str = "level";
 pub const MAX_INPUT_CHARS: usize = 3000;
 /// Slack's limit on a modal title.
 const MAX_TITLE_CHARS: usize = 24;
+
+/// The `action_id` prefix of the button on roll-up entries (the reminder's buttons use
+/// [`super::reminder::UPDATE_ACTION`] alone); both start with that prefix.
+pub const ENTRY_ACTION: &str = "rolly_update_entry";
+
+/// What an **Update status** button updates: a program's item, by its global id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Target {
+    #[serde(rename = "p")]
+    pub program: String,
+    #[serde(rename = "i")]
+    pub item: String,
+}
+
+impl Target {
+    /// The button's value.
+    pub fn value(&self) -> String {
+        serde_json::to_string(self).expect("two strings serialise")
+    }
+
+    /// A button's value read back; `None` for one that is not rolly's.
+    pub fn parse(value: &str) -> Option<Self> {
+        serde_json::from_str(value).ok()
+    }
+}
 
 /// GitLab's health values as the select offers them.
 const HEALTH_OPTIONS: [(HealthStatus, &str, &str); 3] = [

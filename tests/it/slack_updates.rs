@@ -127,6 +127,17 @@ impl Harness {
     }
 
     async fn click(&self, user: &str, button: &str, message_ts: &str) -> reqwest::Response {
+        self.click_on("rolly_update_1", user, button, message_ts)
+            .await
+    }
+
+    async fn click_on(
+        &self,
+        action_id: &str,
+        user: &str,
+        button: &str,
+        message_ts: &str,
+    ) -> reqwest::Response {
         self.send(&json!({
             "type": "block_actions",
             "user": {"id": user},
@@ -134,7 +145,7 @@ impl Harness {
             "container": {"type": "message", "message_ts": message_ts, "channel_id": CHANNEL},
             "channel": {"id": CHANNEL},
             "message": {"ts": message_ts},
-            "actions": [{"type": "button", "action_id": "rolly_update_1", "value": button}],
+            "actions": [{"type": "button", "action_id": action_id, "value": button}],
         }))
         .await
     }
@@ -396,4 +407,46 @@ async fn a_description_without_markers_gets_them_appended_and_markers_in_text_ar
         h.description(),
         "Charter only.\n\n<!-- Status Start -->\nFirst update\n<!-- Status End -->\n"
     );
+}
+
+#[tokio::test]
+async fn a_rollup_entry_has_the_button_too_and_stays_as_it_was() {
+    let h = harness(vec![cpq(SECTION)]).await;
+    rolly::deliver_rollup(&h.app.svc, h.app.program(), monday(), false)
+        .await
+        .unwrap();
+    let post = h.app.slack.posts().remove(0);
+    let (action, button) = post
+        .blocks
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|b| {
+            let accessory = &b["accessory"];
+            accessory["action_id"]
+                .as_str()
+                .filter(|id| id.starts_with("rolly_update_entry"))
+                .map(|id| {
+                    (
+                        id.to_owned(),
+                        accessory["value"].as_str().unwrap().to_owned(),
+                    )
+                })
+        })
+        .expect("an entry button");
+
+    h.click_on(&action, JDOE, &button, &post.ts).await;
+    let view = h.opened_view().await.expect("the form opened");
+    assert_eq!(
+        h.submit(JDOE, &view, "From the roll-up")
+            .await
+            .text()
+            .await
+            .unwrap(),
+        ""
+    );
+    assert!(h.description().contains("\nFrom the roll-up\n"));
+    let updates = h.app.slack.calls("chat.update");
+    assert!(updates.is_empty(), "the roll-up is not edited: {updates:?}");
 }
