@@ -167,7 +167,7 @@ impl App {
         let store = Arc::clone(&self.services.store);
         let clock = Arc::clone(&self.services.clock);
         let status = daemon::Status::default();
-        server::announce(&self.config.programs);
+        server::announce(&self.config.programs, &self.config.portfolios);
         server::seed_last_success(&store);
         if let Some(settings) = &self.config.server {
             let listen = settings.listen;
@@ -304,19 +304,27 @@ impl Jobs for App {
     }
 
     async fn report_failure(&self, job: &Job, error: &str, gave_up: bool) {
-        let Some(program) = self.program(&job.program) else {
-            return;
+        let (timezone, window, flag) = if job.kind == Kind::Portfolio {
+            let Some(p) = self.config.portfolio(&job.program) else {
+                return;
+            };
+            (p.timezone, p.catch_up_window, "--portfolio")
+        } else {
+            let Some(p) = self.program(&job.program) else {
+                return;
+            };
+            (p.timezone, p.catch_up_window, "--program")
         };
-        let period = Period::containing(job.scheduled_at, program.timezone);
+        let period = Period::containing(job.scheduled_at, timezone);
         let next = if gave_up {
             format!(
-                "rolly gave up: the run's window ({}) has closed. Fix the cause, then run `rolly once --program {}` if the roll-up is still wanted.",
-                humantime::format_duration(program.catch_up_window),
+                "rolly gave up: the run's window ({}) has closed. Fix the cause, then run `rolly once {flag} {}` if it is still wanted.",
+                humantime::format_duration(window),
                 job.program
             )
         } else {
             format!(
-                "rolly retries with backoff; `rolly history --program {}` shows the attempts.",
+                "rolly retries with backoff; `rolly history {flag} {}` shows the attempts.",
                 job.program
             )
         };

@@ -15,7 +15,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::clock::Clock;
-use crate::config::Program;
+use crate::config::{Portfolio, Program};
 use crate::daemon::Status;
 use crate::jobs::update::{Answer, Updates};
 use crate::render::reminder::UPDATE_ACTION;
@@ -50,8 +50,9 @@ pub struct Interactions {
 const OUTCOMES: [&str; 3] = ["delivered", "skipped", "failed"];
 
 /// Publishes what a scrape must find before any run: the build, that rolly is up, and
-/// every program's run counters at zero, so rates and alerts work from the start.
-pub fn announce(programs: &[Program]) {
+/// every program's and portfolio's run counters at zero, so rates and alerts work from
+/// the start.
+pub fn announce(programs: &[Program], portfolios: &[Portfolio]) {
     metrics::describe_gauge!(
         "rolly_build_info",
         "The running rolly's version (always 1)."
@@ -73,14 +74,20 @@ pub fn announce(programs: &[Program]) {
     );
     metrics::gauge!("rolly_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
     metrics::gauge!("rolly_up").set(1.0);
-    for p in programs {
-        let kinds = std::iter::once(Kind::Rollup)
-            .chain(p.reminder_schedule.as_ref().map(|_| Kind::Reminder));
-        for kind in kinds {
-            for outcome in OUTCOMES {
-                metrics::counter!("rolly_runs_total", "program" => p.name.clone(), "kind" => kind.as_str(), "outcome" => outcome)
-                    .increment(0);
-            }
+    let schedules = programs
+        .iter()
+        .flat_map(|p| {
+            std::iter::once((p.name.clone(), Kind::Rollup)).chain(
+                p.reminder_schedule
+                    .as_ref()
+                    .map(|_| (p.name.clone(), Kind::Reminder)),
+            )
+        })
+        .chain(portfolios.iter().map(|p| (p.name.clone(), Kind::Portfolio)));
+    for (name, kind) in schedules {
+        for outcome in OUTCOMES {
+            metrics::counter!("rolly_runs_total", "program" => name.clone(), "kind" => kind.as_str(), "outcome" => outcome)
+                .increment(0);
         }
     }
 }
