@@ -19,7 +19,7 @@ use crate::config::{Portfolio, Program};
 use crate::daemon::Status;
 use crate::jobs::update::{Answer, Updates};
 use crate::render::reminder::UPDATE_ACTION;
-use crate::render::update::CALLBACK_ID;
+use crate::render::update::{CALLBACK_ID, SECTION_BLOCK};
 use crate::slack::{Interaction, signature};
 use crate::state::{Kind, Store};
 
@@ -204,9 +204,16 @@ async fn slack_interactions(
             tokio::spawn(async move {
                 let answer = updates.submit(&submission).await;
                 if let Err(Answer::Errors(errors)) = tx.send(answer) {
-                    // The form closed before the answer: tell the person another way.
-                    let text: Vec<&str> = errors.iter().map(|(_, m)| m.as_str()).collect();
-                    updates.tell(&submission.user_id, &text.join(" ")).await;
+                    // The form closed before the answer: tell the person another way, with
+                    // their text, which the closed form no longer holds.
+                    let why: Vec<&str> = errors.iter().map(|(_, m)| m.as_str()).collect();
+                    let typed = submission.value(SECTION_BLOCK).unwrap_or_default();
+                    let text = format!(
+                        "{}\nYour text:\n```\n{}\n```",
+                        why.join(" "),
+                        typed.replace("```", "ˋˋˋ")
+                    );
+                    updates.tell(&submission.user_id, &text).await;
                 }
             });
             match tokio::time::timeout(SUBMIT_ANSWER_WITHIN, rx).await {

@@ -152,15 +152,28 @@ impl GitLabClient {
         loop {
             let variables = queries::items_variables(query, &filter, size, cursor.clone());
             let shrinkable = size > MIN_ITEMS_PAGE_SIZE;
+            // GitLab's time limit (a 503, "Request timed out", or fields answered with
+            // "Timeout on ..."), our own request timeout and the complexity limit all say
+            // the same: ask again for a smaller page.
+            let slow = |e: &Error| e.is_timed_out() || matches!(e, Error::Timeout { .. });
             let answer = match self
-                .execute_raw::<queries::ItemsPage>("items", variables, |e| {
-                    shrinkable && e.is_timed_out()
-                })
+                .execute_raw::<queries::ItemsPage>("items", variables, |e| shrinkable && slow(e))
                 .await
             {
-                Err(e) if shrinkable && (e.is_too_complex() || e.is_timed_out()) => {
+                Err(e) if shrinkable && (e.is_too_complex() || slow(&e)) => {
                     size = (size / 2).max(MIN_ITEMS_PAGE_SIZE);
                     tracing::warn!(group = %query.group, page_size = size, error = %e, "smaller item pages");
+                    continue;
+                }
+                Ok(answer)
+                    if shrinkable
+                        && answer
+                            .errors
+                            .iter()
+                            .any(|e| e.message.to_ascii_lowercase().contains("timeout")) =>
+                {
+                    size = (size / 2).max(MIN_ITEMS_PAGE_SIZE);
+                    tracing::warn!(group = %query.group, page_size = size, "GitLab ran out of time on some fields; smaller item pages");
                     continue;
                 }
                 answer => answer?,
@@ -292,7 +305,7 @@ impl GitLabClient {
             labels: labels.to_vec(),
         };
         let data = self
-            .execute::<queries::CreateIssue>("create_issue", variables)
+            .execute_write::<queries::CreateIssue>("create_issue", variables)
             .await?;
         queries::created_issue(data, project)
     }
@@ -335,7 +348,7 @@ impl GitLabClient {
             iid: iid.to_owned(),
         };
         let data = self
-            .execute::<queries::CloseIssue>("close_issue", variables)
+            .execute_write::<queries::CloseIssue>("close_issue", variables)
             .await?;
         queries::closed_issue(data, project, iid)
     }
@@ -349,6 +362,25 @@ impl GitLabClient {
     ) -> Result<Q::ResponseData, Error> {
         let answer = self
             .execute_raw::<Q>(operation, variables, |_| false)
+            .await?;
+        if !answer.errors.is_empty() {
+            return Err(errors_to_error(operation, &self.endpoint(), &answer.errors));
+        }
+        decode::<Q>(operation, &answer.data)
+    }
+
+    /// Sends one write that must not happen twice: only a rate limit (nothing was done) is
+    /// retried; after a timeout or a server error the write may have happened, so the
+    /// failure is returned for the person to retry knowingly.
+    pub(super) async fn execute_write<Q: GraphQLQuery>(
+        &self,
+        operation: &'static str,
+        variables: Q::Variables,
+    ) -> Result<Q::ResponseData, Error> {
+        let answer = self
+            .execute_raw::<Q>(operation, variables, |e| {
+                !matches!(e, Error::RateLimited { .. })
+            })
             .await?;
         if !answer.errors.is_empty() {
             return Err(errors_to_error(operation, &self.endpoint(), &answer.errors));
@@ -534,7 +566,9 @@ fn is_selected(query: &ItemQuery, item: &Epic) -> bool {
     (query.include_closed || item.state == EpicState::Open)
         && query.types.contains(&item.kind)
         && in_scope(query, item)
-        && carries_all_labels(&item.labels, &query.labels)
+        // An item GitLab could not read in full may lack its labels; GitLab selected it by
+        // them already.
+        && (item.unreadable.is_some() || carries_all_labels(&item.labels, &query.labels))
 }
 
 /// Without subgroups: epics of the group itself, issues of its own projects.
@@ -549,7 +583,7 @@ fn in_scope(query: &ItemQuery, item: &Epic) -> bool {
             .rsplit_once('/')
             .map_or("", |(parent, _)| parent),
     };
-    parent == query.group
+    parent.eq_ignore_ascii_case(&query.group)
 }
 
 fn carries_all_labels(item_labels: &[String], wanted: &[String]) -> bool {

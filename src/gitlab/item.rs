@@ -139,7 +139,9 @@ impl GitLabClient {
                 }),
             }),
         };
-        let data = self.execute::<UpdateItem>("update_item", variables).await?;
+        let data = self
+            .execute_write::<UpdateItem>("update_item", variables)
+            .await?;
         let payload = data
             .work_item_update
             .ok_or_else(|| no_payload("update_item"))?;
@@ -162,7 +164,9 @@ impl GitLabClient {
             noteable_id: id.to_owned(),
             body: body.to_owned(),
         };
-        let data = self.execute::<CreateNote>("create_note", variables).await?;
+        let data = self
+            .execute_write::<CreateNote>("create_note", variables)
+            .await?;
         let payload = data.create_note.ok_or_else(|| no_payload("create_note"))?;
         if payload.errors.is_empty() {
             Ok(())

@@ -354,7 +354,13 @@ fn apply_widget(epic: &mut Epic, widget: Widget) {
         Widget::WorkItemWidgetHierarchy(w) => {
             epic.progress = progress_from(epic.kind, &w.rolled_up_counts_by_type);
             let children = w.children.and_then(|c| c.nodes).unwrap_or_default();
-            epic.children = children.into_iter().flatten().map(child_from).collect();
+            // Child issues are no phases; only child epics are.
+            epic.children = children
+                .into_iter()
+                .flatten()
+                .filter(|c| !c.work_item_type.name.eq_ignore_ascii_case(ISSUE_TYPE_NAME))
+                .map(child_from)
+                .collect();
         }
         // `onlyTypes` keeps other widgets out; any that arrive carry nothing we read.
         _ => {}

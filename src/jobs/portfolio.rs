@@ -31,6 +31,7 @@ pub async fn build_portfolio(
     portfolio: &Portfolio,
     scheduled_at: DateTime<Utc>,
 ) -> Result<PortfolioView, Error> {
+    let scheduled_at = reporting_time(portfolio, scheduled_at);
     let period = Period::containing(scheduled_at, portfolio.timezone);
     let mut lines = Vec::new();
     for name in &portfolio.programs {
@@ -109,7 +110,8 @@ pub async fn deliver_portfolio(
     let key = RunKey {
         program: portfolio.name.clone(),
         kind: Kind::Portfolio,
-        period: Period::containing(scheduled_at, portfolio.timezone).to_string(),
+        period: Period::containing(reporting_time(portfolio, scheduled_at), portfolio.timezone)
+            .to_string(),
     };
     let result = claim_and_post(svc, config, portfolio, &key, scheduled_at, force).await;
     let now = svc.clock.now();
@@ -189,6 +191,15 @@ async fn claim_and_post(
         issue_url: None,
         warnings: Vec::new(),
     })
+}
+
+/// The time whose week a portfolio reports on: by default it runs an hour after its last
+/// program, so an hour earlier, which keeps a roll-up at Sunday 23:30 in its own week.
+fn reporting_time(portfolio: &Portfolio, scheduled_at: DateTime<Utc>) -> DateTime<Utc> {
+    match portfolio.schedule {
+        Some(_) => scheduled_at,
+        None => scheduled_at - Duration::hours(1),
+    }
 }
 
 /// When `portfolio` runs next after `after`: its own schedule, or one hour after the

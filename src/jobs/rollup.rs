@@ -88,10 +88,12 @@ async fn build(
         .previous_snapshots(&program.name, compare_before)?
         .map(rollup::Previous::new);
     let period = Period::containing(scheduled_at, program.timezone);
+    // Enough earlier roll-ups for the trend and for the escalation's streak.
+    let keep = (rollup::TREND_LENGTH - 1).max(program.escalate_after_weeks as usize);
     let history = rollup::History::new(svc.store.earlier_snapshots(
         &program.name,
         period.as_str(),
-        rollup::TREND_LENGTH - 1,
+        keep,
     )?);
     let read = svc
         .gitlab

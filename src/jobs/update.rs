@@ -6,6 +6,7 @@
 //! or by the Slack user's email. Nothing is written unless the section is still what the
 //! form showed.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Config, Program};
 use crate::gitlab::ItemToUpdate;
 use crate::model::edit::{EditError, replace_section};
+use crate::model::epic::HealthStatus;
 use crate::model::extract::status_section;
 use crate::model::rollup::section_hash;
 use crate::render::update::{
@@ -50,6 +52,9 @@ struct FormState {
     thread_ts: Option<String>,
     #[serde(rename = "v")]
     button: String,
+    /// The health the form showed, where health comes from the widget.
+    #[serde(rename = "hl", default)]
+    health: Option<HealthStatus>,
 }
 
 /// How a submission is answered: the form closes, or stays open showing why.
@@ -73,11 +78,16 @@ const REFUSED: &str = "Only this item's assignees and its program's owners can u
 pub struct Updates {
     svc: Services,
     config: Arc<Config>,
+    locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Updates {
     pub fn new(svc: Services, config: Arc<Config>) -> Self {
-        Self { svc, config }
+        Self {
+            svc,
+            config,
+            locks: std::sync::Mutex::new(HashMap::new()),
+        }
     }
 
     fn slack(&self) -> Option<&SlackClient> {
@@ -138,6 +148,7 @@ impl Updates {
             message_ts: click.message_ts.clone(),
             thread_ts: click.thread_ts.clone(),
             button: click.value.clone(),
+            health: item.health,
         };
         let metadata = serde_json::to_string(&state).expect("strings serialise");
         let health = program.health_label.is_none().then_some(item.health);
@@ -175,6 +186,14 @@ impl Updates {
             Ok(u) => u,
             Err(why) => return Answer::error(why),
         };
+        // One write per item at a time; the item is read again right before writing, so
+        // whatever changed while the person was being recognised is kept.
+        let lock = self.item_lock(&item.id);
+        let _held = lock.lock().await;
+        let item = match self.item(program, &state.item).await {
+            Ok(item) => item,
+            Err(why) => return Answer::error(why),
+        };
         let current = status_section(
             Some(&item.description),
             &program.status_start,
@@ -195,10 +214,20 @@ impl Updates {
             Ok(d) => d,
             Err(e) => return Answer::error(capitalise(&e.to_string())),
         };
-        let health = match program.health_label {
+        // Health is written only when the person changed it, and only over what they saw.
+        let chosen = match program.health_label {
             None => submission.value(HEALTH_BLOCK).and_then(health_from_value),
             Some(_) => None,
         };
+        let health = chosen.filter(|h| Some(*h) != state.health);
+        if health.is_some() && item.health != state.health {
+            return Answer::Errors(vec![(
+                HEALTH_BLOCK,
+                "The health changed in GitLab since you opened this form, so nothing was \
+                 written. Cancel and click Update status again to see it."
+                    .to_owned(),
+            )]);
+        }
         if let Err(e) = self
             .svc
             .gitlab
@@ -206,7 +235,9 @@ impl Updates {
             .await
         {
             tracing::error!(item = %item.web_url, error = %e, "status update not written");
-            return Answer::error(format!("GitLab did not save it: {e}"));
+            return Answer::error(
+                "GitLab did not save it; nothing was written. Try again in a minute; rolly's log says why.",
+            );
         }
         tracing::info!(item = %item.web_url, user = %username, "status section updated from Slack");
         let note = format!("Status updated from Slack by @{username}");
@@ -265,6 +296,17 @@ impl Updates {
         }
     }
 
+    /// The lock that keeps two submissions to one item from writing at once.
+    fn item_lock(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self
+            .locks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Forget the locks nobody holds, so the map stays as small as the writes in flight.
+        locks.retain(|_, lock| Arc::strong_count(lock) > 1);
+        Arc::clone(locks.entry(id.to_owned()).or_default())
+    }
+
     fn program(&self, name: &str) -> Result<&Program, String> {
         self.config
             .program(name)
@@ -279,11 +321,16 @@ impl Updates {
             Ok(None) => return Err("rolly cannot find this item in GitLab any more.".to_owned()),
             Err(e) => {
                 tracing::warn!(error = %e, "could not read the item to update");
-                return Err(format!("GitLab could not be read: {e}"));
+                return Err("GitLab could not be read just now; try again in a minute.".to_owned());
             }
         };
-        let inside = item.namespace == program.group
-            || item.namespace.starts_with(&format!("{}/", program.group));
+        let namespace = item.namespace.to_lowercase();
+        let group = program.group.to_lowercase();
+        // An issue lives in a project, one level below the group it belongs to.
+        let parent = namespace.rsplit_once('/').map_or("", |(parent, _)| parent);
+        let inside = namespace == group
+            || (program.include_subgroups && namespace.starts_with(&format!("{group}/")))
+            || parent == group;
         if !inside {
             return Err("This item is not in its program's group.".to_owned());
         }

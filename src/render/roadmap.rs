@@ -60,7 +60,21 @@ fn span(e: &Entry, today: NaiveDate) -> Option<Span<'_>> {
 
 /// The roadmap of `entries` with a line at `today`; `None` when no item has a date.
 pub fn roadmap(entries: &[Entry], today: NaiveDate) -> Option<Markup> {
-    let spans: Vec<Span<'_>> = entries.iter().filter_map(|e| span(e, today)).collect();
+    // Dates are clamped to three years around today: a typo like 2206 must not draw
+    // thousands of month lines.
+    let (floor, ceiling) = (
+        today - Duration::days(3 * 366),
+        today + Duration::days(3 * 366),
+    );
+    let spans: Vec<Span<'_>> = entries
+        .iter()
+        .filter_map(|e| span(e, today))
+        .map(|s| Span {
+            start: s.start.clamp(floor, ceiling),
+            end: s.end.clamp(floor, ceiling),
+            ..s
+        })
+        .collect();
     let first = spans.iter().map(|s| s.start).min()?.min(today) - Duration::days(7);
     let last = spans.iter().map(|s| s.end).max()?.max(today) + Duration::days(7);
     let days = (last - first).num_days().max(1) as f64;

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::mrkdwn::escape;
+use super::mrkdwn::{escape, link};
 use crate::model::epic::HealthStatus;
 
 /// The form's `callback_id`.
@@ -86,9 +86,8 @@ pub fn form(
     }
     let mut blocks = vec![
         json!({"type": "section", "text": {"type": "mrkdwn", "text": format!(
-            "*<{}|{}>*\nThe text between the status markers of its description; nothing else is changed.",
-            web_url.replace(['<', '>', '|'], ""),
-            escape(title)
+            "*{}*\nThe text between the status markers of its description; nothing else is changed.",
+            link(web_url, title)
         )}}),
         json!({
             "type": "input",
@@ -133,10 +132,10 @@ pub fn cannot_edit(title: &str, web_url: &str, why: &str) -> Value {
         "title": {"type": "plain_text", "text": modal_title()},
         "close": {"type": "plain_text", "text": "Close"},
         "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": format!(
-            "*{}*\n{}\nEdit it in GitLab: <{}|open the item>.",
+            "*{}*\n{}\nEdit it in GitLab: {}.",
             escape(title),
             escape(why),
-            web_url.replace(['<', '>', '|'], "")
+            link(web_url, "open the item")
         )}}],
     })
 }

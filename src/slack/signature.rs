@@ -39,7 +39,7 @@ pub fn verify(
         .trim()
         .parse()
         .map_err(|_| Rejected::NoTimestamp)?;
-    if (now_unix - at).abs() > MAX_AGE_SECS {
+    if now_unix.abs_diff(at) > MAX_AGE_SECS.unsigned_abs() {
         return Err(Rejected::Stale);
     }
     let expected = signature

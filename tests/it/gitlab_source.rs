@@ -311,7 +311,7 @@ async fn other_client_errors_are_not_retried() {
 }
 
 #[tokio::test]
-async fn a_request_timeout_is_retried_then_fails_saying_timeout() {
+async fn a_request_timeout_shrinks_the_page_then_is_retried_then_fails_saying_timeout() {
     let fake = fake_with_epics(numbered_epics(1)).await;
     fake.fail_next(10, Failure::Delay(Duration::from_secs(3)));
     let client = client_with(&fake, TOKEN, Duration::from_millis(200));
@@ -324,7 +324,16 @@ async fn a_request_timeout_is_retried_then_fails_saying_timeout() {
 
     assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
     assert!(err.to_string().contains("timeout"), "{err}");
-    assert_eq!(fake.request_count(), 4, "first attempt and three retries");
+    let sizes: Vec<u64> = fake
+        .variables_of("ItemsPage")
+        .iter()
+        .map(|v| v["first"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        sizes,
+        [100, 50, 25, 12, 10, 10, 10, 10],
+        "halved down to 10, then the first attempt and three retries"
+    );
 }
 
 #[tokio::test]
@@ -473,7 +482,7 @@ async fn gitlab_cutting_a_query_off_is_asked_again_with_half_the_page() {
 async fn an_item_gitlab_partly_failed_to_read_is_kept_with_the_reason() {
     let fake = fake_with_epics(vec![
         epic("Fine").description("ok"),
-        epic("Broken").broken("Timeout on widgets"),
+        epic("Broken").broken("Internal error resolving widgets"),
         epic("Gone").vanished("Internal server error"),
         epic("Also fine"),
     ])
@@ -486,7 +495,7 @@ async fn an_item_gitlab_partly_failed_to_read_is_kept_with_the_reason() {
     assert_eq!(read.items[0].unreadable, None);
     assert_eq!(
         read.items[1].unreadable.as_deref(),
-        Some("Timeout on widgets")
+        Some("Internal error resolving widgets")
     );
     assert_eq!(
         read.notices,

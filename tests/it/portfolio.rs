@@ -3,6 +3,11 @@
 use rolly::{Delivery, build_portfolio, deliver_portfolio, deliver_rollup};
 
 use crate::helpers::app::{GROUP, LABEL, TestApp, monday};
+
+/// An hour after the roll-ups, when the daemon runs a portfolio by default.
+fn portfolio_time() -> chrono::DateTime<chrono::Utc> {
+    monday() + chrono::Duration::hours(1)
+}
 use crate::helpers::fake_gitlab::epic;
 
 const LEADERS: &str = "C0LEAD0001";
@@ -40,7 +45,7 @@ async fn a_portfolio_posts_one_message_linking_both_rollups_worst_first_and_neve
     assert_eq!(rollups.len(), 2);
 
     let portfolio = app.config.portfolio("it").unwrap().clone();
-    let delivered = deliver_portfolio(&app.svc, &app.config, &portfolio, monday(), false)
+    let delivered = deliver_portfolio(&app.svc, &app.config, &portfolio, portfolio_time(), false)
         .await
         .unwrap();
     assert!(
@@ -71,7 +76,7 @@ async fn a_portfolio_posts_one_message_linking_both_rollups_worst_first_and_neve
     );
 
     app.restart();
-    let again = deliver_portfolio(&app.svc, &app.config, &portfolio, monday(), false)
+    let again = deliver_portfolio(&app.svc, &app.config, &portfolio, portfolio_time(), false)
         .await
         .unwrap();
     assert!(
@@ -93,7 +98,7 @@ async fn a_program_without_a_rollup_this_period_is_named_first() {
         .await
         .unwrap();
     let portfolio = app.config.portfolio("it").unwrap();
-    let view = build_portfolio(&app.svc, &app.config, portfolio, monday())
+    let view = build_portfolio(&app.svc, &app.config, portfolio, portfolio_time())
         .await
         .unwrap();
     assert_eq!(view.lines[0].name, "erp");
