@@ -236,7 +236,8 @@ impl Updates {
         {
             tracing::error!(item = %item.web_url, error = %e, "status update not written");
             return Answer::error(
-                "GitLab did not save it; nothing was written. Try again in a minute; rolly's log says why.",
+                "GitLab did not confirm the save. Check the item in GitLab before you submit again; \
+                 rolly's log says what went wrong.",
             );
         }
         tracing::info!(item = %item.web_url, user = %username, "status section updated from Slack");
