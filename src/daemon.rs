@@ -105,34 +105,18 @@ impl<J: Jobs> Daemon<J> {
         let tracker = TaskTracker::new();
         let permits = Arc::new(Semaphore::new(MAX_CONCURRENT_PROGRAMS));
         for program in self.programs.clone() {
-            let daemon = self.clone();
-            let shutdown = shutdown.clone();
-            let permits = permits.clone();
-            tracker.spawn(async move {
-                let _guard = TaskGuard {
-                    status: daemon.status.clone(),
-                    program: program.name.clone(),
-                };
+            let (daemon, shutdown, permits) = (self.clone(), shutdown.clone(), permits.clone());
+            let name = program.name.clone();
+            tracker.spawn(self.clone().watched(name, shutdown.clone(), async move {
                 daemon.program_loop(program, &shutdown, permits).await;
-                if shutdown.is_cancelled() {
-                    daemon.status.shutting_down();
-                }
-            });
+            }));
         }
         for timer in self.timers.clone() {
-            let daemon = self.clone();
-            let shutdown = shutdown.clone();
-            let permits = permits.clone();
-            tracker.spawn(async move {
-                let _guard = TaskGuard {
-                    status: daemon.status.clone(),
-                    program: timer.name.clone(),
-                };
+            let (daemon, shutdown, permits) = (self.clone(), shutdown.clone(), permits.clone());
+            let name = timer.name.clone();
+            tracker.spawn(self.clone().watched(name, shutdown.clone(), async move {
                 daemon.timer_loop(timer, &shutdown, permits).await;
-                if shutdown.is_cancelled() {
-                    daemon.status.shutting_down();
-                }
-            });
+            }));
         }
         tracker.close();
         shutdown.cancelled().await;
@@ -142,6 +126,24 @@ impl<J: Jobs> Daemon<J> {
                 grace_secs = grace.as_secs(),
                 "runs still in flight after the grace period; abandoning them (they resume on next start)"
             );
+        }
+    }
+
+    /// `task`, reported in the status as `name`'s scheduling task: stopped when it ends,
+    /// however it ends, and on purpose when shutdown made it end.
+    async fn watched(
+        self,
+        name: String,
+        shutdown: CancellationToken,
+        task: impl Future<Output = ()>,
+    ) {
+        let _guard = TaskGuard {
+            status: self.status.clone(),
+            program: name,
+        };
+        task.await;
+        if shutdown.is_cancelled() {
+            self.status.shutting_down();
         }
     }
 

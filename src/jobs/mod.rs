@@ -61,6 +61,17 @@ pub enum Error {
     NoSlack,
 }
 
+/// Records that the run of `key` failed with `error`. The run's own error is what the
+/// admin needs, so a state failure on top of it is logged rather than returned.
+pub(crate) fn record_failure(svc: &Services, key: &RunKey, error: &Error) {
+    if let Err(record) = svc
+        .store
+        .record_failed(key, svc.clock.now(), &error.to_string())
+    {
+        tracing::error!(error = %record, "could not record the failure");
+    }
+}
+
 /// Counts a finished run in `rolly_runs_total`.
 pub fn count_run(key: &RunKey, outcome: &'static str) {
     metrics::counter!("rolly_runs_total", "program" => key.program.clone(), "kind" => key.kind.as_str(), "outcome" => outcome)

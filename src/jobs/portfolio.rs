@@ -5,7 +5,7 @@
 use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
 
 use super::post::{self, Lookup, Parts, Thread};
-use super::{Error, Services, count_run};
+use super::{Error, Services, count_run, record_failure};
 use crate::config::{Config, Portfolio};
 use crate::model::portfolio::{self, PortfolioView, ProgramLine};
 use crate::model::rollup::TREND_LENGTH;
@@ -114,15 +114,12 @@ pub async fn deliver_portfolio(
             .to_string(),
     };
     let result = claim_and_post(svc, config, portfolio, &key, scheduled_at, force).await;
-    let now = svc.clock.now();
     match &result {
         Ok(Delivery::Delivered { .. }) => count_run(&key, "delivered"),
         Ok(Delivery::AlreadyDelivered { .. }) => count_run(&key, "skipped"),
         Err(e) => {
             count_run(&key, "failed");
-            if let Err(record) = svc.store.record_failed(&key, now, &e.to_string()) {
-                tracing::error!(error = %record, "could not record the failure");
-            }
+            record_failure(svc, &key, e);
         }
     }
     result

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use super::post::{self, Lookup, Parts, Thread};
 use super::rollup::build_reminder_rollup;
 use super::update::update_button_value;
-use super::{Error, Services, count_run};
+use super::{Error, Services, count_run, record_failure};
 use crate::config::{Config, Program, ReminderTarget};
 use crate::model::epic::Person;
 use crate::model::rollup::{Entry, Freshness};
@@ -71,10 +71,7 @@ pub async fn remind(
         }
         Err(e) => {
             count_run(&key, "failed");
-            // The run's own error is what the admin needs; a state failure on top is logged.
-            if let Err(record) = svc.store.record_failed(&key, now, &e.to_string()) {
-                tracing::error!(error = %record, "could not record the failure");
-            }
+            record_failure(svc, &key, e);
         }
     }
     result

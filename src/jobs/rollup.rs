@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Duration, Utc};
 
 use super::post::{self, Lookup, Thread};
-use super::{Error, Services, count_run, escalate, issue};
+use super::{Error, Services, count_run, escalate, issue, record_failure};
 use crate::config::Program;
 use crate::gitlab::ItemQuery;
 use crate::model::rollup::{self, RollUp};
@@ -149,9 +149,7 @@ pub async fn deliver_rollup(
         Err(e) => {
             tracing::error!(error = %e, "roll-up failed");
             count_run(&key, "failed");
-            if let Err(record) = svc.store.record_failed(&key, now, &e.to_string()) {
-                tracing::error!(error = %record, "could not record the failure");
-            }
+            record_failure(svc, &key, e);
         }
     }
     result
