@@ -4,12 +4,11 @@
 
 use crate::config::Program;
 use crate::model::rollup::RollUp;
-use crate::render::SlackMessage;
-use crate::render::mrkdwn::{escape, link};
+use crate::render;
 use crate::slack::SlackClient;
 use crate::state::{Claim, Kind, RunKey};
 
-use super::{Error, Services};
+use super::{Error, Services, record_failure};
 
 /// Sends the escalation of `rollup` (delivered for `period`) to the owners, unless it
 /// was sent for this period already or nothing is stale long enough. Returns how many
@@ -45,60 +44,45 @@ pub async fn escalate(
     if let Claim::AlreadyDelivered(_) = svc.store.claim(&key, now, now, false)? {
         return Ok(0);
     }
-    let mut lines = vec![format!(
-        "⏫ *{}*: {} item{} without a fresh status update for {threshold}+ roll-ups in a row.",
-        escape(&rollup.title),
-        stale.len(),
-        if stale.len() == 1 { "" } else { "s" }
-    )];
-    for e in &stale {
-        let who: Vec<String> = e.assignees.iter().map(|p| escape(&p.name)).collect();
-        lines.push(format!(
-            "• {} — {} roll-ups — {}",
-            link(&e.web_url, &e.title),
-            e.stale_streak,
-            if who.is_empty() {
-                "no assignee".to_owned()
-            } else {
-                who.join(", ")
-            }
-        ));
-    }
-    let message = SlackMessage {
-        text: format!("Stale status sections in {}", rollup.title),
-        blocks: vec![
-            slack_morphism::prelude::SlackSectionBlock::new()
-                .with_text(slack_morphism::prelude::SlackBlockText::MarkDown(
-                    crate::render::mrkdwn::truncate(&lines.join("\n"), 3000)
-                        .text
-                        .into(),
-                ))
-                .into(),
-        ],
-    };
+    let message = render::escalation::render(&rollup.title, threshold, &stale);
+    // Every owner is tried; one who cannot be reached does not keep it from the others.
     let mut sent = 0;
+    let mut failed = None;
     for owner in &program.owners {
-        match slack_user(svc, slack, owner).await {
-            Some(user) => {
-                let channel = slack.open_dm(&user).await.map_err(|source| Error::Slack {
-                    channel: format!("@{user}"),
-                    source,
-                })?;
-                slack
-                    .post_untagged(&channel, &message)
-                    .await
-                    .map_err(|source| Error::Slack { channel, source })?;
-                sent += 1;
-            }
-            None => tracing::warn!(
+        let Some(user) = slack_user(svc, slack, owner).await else {
+            tracing::warn!(
                 owner,
                 "no Slack user for this owner; map them in [people] to receive escalations"
-            ),
+            );
+            continue;
+        };
+        let result = match slack.open_dm(&user).await {
+            Ok(channel) => slack.post_untagged(&channel, &message).await.map(drop),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(()) => sent += 1,
+            Err(source) => {
+                tracing::warn!(owner, error = %source, "escalation not sent to this owner");
+                failed = Some(Error::Slack {
+                    channel: format!("@{user}"),
+                    source,
+                });
+            }
         }
     }
-    svc.store
-        .record_delivered(&key, svc.clock.now(), None, &[])?;
-    Ok(sent)
+    // Recorded as sent once anyone got it: sending again would repeat it to them.
+    match failed {
+        Some(e) if sent == 0 => {
+            record_failure(svc, &key, &e);
+            Err(e)
+        }
+        _ => {
+            svc.store
+                .record_delivered(&key, svc.clock.now(), None, &[])?;
+            Ok(sent)
+        }
+    }
 }
 
 /// The Slack user of GitLab user `username`: `[people]`, else their public email.

@@ -1,6 +1,7 @@
 //! Turning a roll-up model into what people read: Slack Block Kit messages and GitLab
 //! markdown. Escaping of GitLab content lives in [`mrkdwn`] and nowhere else.
 
+pub mod escalation;
 pub mod markdown;
 pub mod mrkdwn;
 pub mod portfolio;

@@ -775,3 +775,34 @@ async fn an_item_stale_for_two_rollups_is_sent_to_the_owners_once_per_period() {
         "once per period, even when the roll-up is forced"
     );
 }
+
+#[tokio::test]
+async fn an_owner_slack_refuses_does_not_keep_the_escalation_from_the_others() {
+    let app = TestApp::spawn_with(
+        "owners = [\"gone\", \"lead\"]\nescalate_after_weeks = 1",
+        "[people]\ngone = \"U0GONE0001\"\nlead = \"U0LEAD0001\"",
+    )
+    .await;
+    app.gitlab.add_group(
+        GROUP,
+        vec![
+            with_section(epic("Forgotten epic"), "old news").last_edited_at("2026-09-01T00:00:00Z"),
+        ],
+    );
+    app.slack
+        .fail_next("conversations.open", 1, Fault::error("user_disabled"));
+
+    let Delivery::Delivered { warnings, .. } = deliver(&app, false).await.unwrap() else {
+        panic!("delivered")
+    };
+
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let dms: Vec<String> = app
+        .slack
+        .posts()
+        .into_iter()
+        .map(|p| p.channel)
+        .filter(|c| c.starts_with('D'))
+        .collect();
+    assert_eq!(dms, ["DU0LEAD0001"]);
+}
