@@ -1,10 +1,12 @@
 //! The portfolio view: one line per program for leadership, worst first, from what each
 //! program's roll-up of the period recorded.
 
+use std::collections::HashSet;
+
 use serde::Serialize;
 
 use crate::model::extract::Health;
-use crate::model::rollup::{Snapshot, Summary};
+use crate::model::rollup::{Previous, Snapshot, Summary};
 use crate::model::schedule::Period;
 
 /// One program in the portfolio.
@@ -64,18 +66,21 @@ pub fn changes(now: &[Snapshot], before: Option<&[Snapshot]>) -> Changes {
     let Some(before) = before else {
         return Changes::default();
     };
+    // Found by id, as a roll-up finds last week's snapshots: programs run to thousands.
+    let previous = Previous::new(before.to_vec());
     let mut c = Changes::default();
     for s in now {
-        match before.iter().find(|b| b.epic_id == s.epic_id) {
+        match previous.get(&s.epic_id) {
             None => c.new += 1,
             Some(b) if badness(s.health) > badness(b.health) => c.worse += 1,
             Some(b) if badness(s.health) < badness(b.health) => c.better += 1,
             Some(_) => {}
         }
     }
+    let present: HashSet<&str> = now.iter().map(|s| s.epic_id.as_str()).collect();
     c.gone = before
         .iter()
-        .filter(|b| !now.iter().any(|s| s.epic_id == b.epic_id))
+        .filter(|b| !present.contains(b.epic_id.as_str()))
         .count();
     c
 }
