@@ -46,6 +46,8 @@ pub enum Error {
     GitLab(#[from] gitlab::Error),
     #[error("setting up the Slack client: {0}")]
     Slack(#[from] slack::Error),
+    #[error("lost leadership: {0}; exiting so that a restart stands by")]
+    LeadershipLost(String),
     #[error("cannot listen on {listen} ([server].listen): {source}")]
     Listen {
         listen: std::net::SocketAddr,
@@ -87,9 +89,9 @@ impl Builder {
     /// # Errors
     /// The state lock is held or the database cannot be opened, or a client cannot be
     /// built (an empty token, say).
-    pub fn build(self) -> Result<App, Error> {
+    pub async fn build(self) -> Result<App, Error> {
         let config = self.config;
-        let (store, lock) = open_state(&config, self.state)?;
+        let (store, lock) = open_state(&config, self.state).await?;
         let gitlab_retry = self
             .retry
             .unwrap_or(RetryPolicy::new(config.gitlab.max_retries));
@@ -126,7 +128,23 @@ impl Builder {
     }
 }
 
-fn open_state(config: &Config, access: StateAccess) -> Result<(Store, Option<StateLock>), Error> {
+/// Opens the state database as `access` says: PostgreSQL when `[state] url` is set (no
+/// file lock: replicas share it), else the SQLite file. The lock, if any, must be held
+/// while the store is used.
+///
+/// # Errors
+/// The lock is held by another rolly, or the database cannot be opened or reached.
+pub async fn open_state(
+    config: &Config,
+    access: StateAccess,
+) -> Result<(Store, Option<StateLock>), Error> {
+    if let Some(postgres) = &config.state.postgres {
+        return Ok(match access {
+            StateAccess::Exclusive => (Store::connect(postgres, true).await?, None),
+            StateAccess::ReadOnly => (Store::connect(postgres, false).await?, None),
+            StateAccess::Memory => (Store::in_memory()?, None),
+        });
+    }
     let path = &config.state.path;
     Ok(match access {
         StateAccess::Exclusive => {
@@ -167,8 +185,10 @@ impl App {
         let store = Arc::clone(&self.services.store);
         let clock = Arc::clone(&self.services.clock);
         let status = daemon::Status::default();
+        // Until it leads, a replica sharing PostgreSQL stands by.
+        status.leading(self.config.state.postgres.is_none());
         server::announce(&self.config.programs, &self.config.portfolios);
-        server::seed_last_success(&store);
+        server::seed_last_success(&store).await;
         if let Some(settings) = &self.config.server {
             let listen = settings.listen;
             let listener = tokio::net::TcpListener::bind(listen)
@@ -189,7 +209,7 @@ impl App {
                         clock: Arc::clone(&clock),
                     });
             let router = server::router(server::AppState {
-                store,
+                store: Arc::clone(&store),
                 metrics,
                 schedule: Some((status.clone(), Arc::clone(&clock))),
                 interactions,
@@ -203,11 +223,25 @@ impl App {
                 }
             });
         }
+        systemd::spawn_watchdog(status.clone(), Arc::clone(&clock), shutdown.clone());
+        systemd::notify_ready();
+        let leadership = tokio::select! {
+            leadership = store.lead(state::leader::POLL) => leadership,
+            () = shutdown.cancelled() => {
+                systemd::notify_stopping();
+                return Ok(());
+            }
+        };
+        if status.is_standby() {
+            tracing::info!(
+                "this replica leads now: running the schedules, catching up what is due"
+            );
+            status.leading(true);
+        }
         for p in &self.config.programs {
             let next = p.schedule.next_after(p.timezone, clock.now());
             tracing::info!(program = %p.name, schedule = %p.schedule, timezone = %p.timezone, next = ?next, "scheduled");
         }
-        systemd::spawn_watchdog(status.clone(), Arc::clone(&clock), shutdown.clone());
         let timers = self
             .config
             .portfolios
@@ -232,8 +266,16 @@ impl App {
             retry_delays: daemon::RETRY_DELAYS.to_vec(),
             status,
         };
-        systemd::notify_ready();
-        daemon.run(shutdown, daemon::SHUTDOWN_GRACE).await;
+        tokio::select! {
+            () = daemon.run(shutdown.clone(), daemon::SHUTDOWN_GRACE) => {}
+            reason = leadership.lost() => {
+                // Runs in flight are abandoned with the process, as in a crash: the claim
+                // of each lets whoever leads next resume it.
+                shutdown.cancel();
+                systemd::notify_stopping();
+                return Err(Error::LeadershipLost(reason));
+            }
+        }
         systemd::notify_stopping();
         Ok(())
     }

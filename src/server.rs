@@ -59,6 +59,10 @@ pub fn announce(programs: &[Program], portfolios: &[Portfolio]) {
     );
     metrics::describe_gauge!("rolly_up", "1 while the daemon runs.");
     metrics::describe_gauge!(
+        "rolly_leader",
+        "1 while this replica runs the schedules, 0 while it stands by."
+    );
+    metrics::describe_gauge!(
         "rolly_next_run_timestamp_seconds",
         metrics::Unit::Seconds,
         "When a program's next scheduled run is due (Unix time)."
@@ -102,8 +106,8 @@ pub fn install_metrics() -> anyhow::Result<PrometheusHandle> {
 
 /// Publishes the last success of each program from the state database, so the gauge is
 /// right from the first scrape after a restart.
-pub fn seed_last_success(store: &Store) {
-    match store.last_successes() {
+pub async fn seed_last_success(store: &Store) {
+    match store.last_successes().await {
         Ok(runs) => {
             for r in runs {
                 if let Some(at) = r.finished_at {
@@ -142,7 +146,11 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    match state.store.ping() {
+    match state.store.ping().await {
+        // A standby is ready too: it answers Slack and lets a rolling update go on.
+        Ok(()) if state.schedule.as_ref().is_some_and(|(s, _)| s.is_standby()) => {
+            (StatusCode::OK, "standby\n".to_owned())
+        }
         Ok(()) => (StatusCode::OK, "ready\n".to_owned()),
         Err(e) => {
             tracing::warn!(error = %e, "not ready");

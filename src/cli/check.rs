@@ -81,7 +81,7 @@ pub(super) async fn run(path: &Path, offline: bool) -> anyhow::Result<()> {
 /// Verifies the tokens, groups and channels; prints each result and counts failures.
 async fn check_online(config: Config) -> usize {
     println!();
-    let app = match App::builder(config, StateAccess::Memory).build() {
+    let app = match App::builder(config, StateAccess::Memory).build().await {
         Ok(app) => app,
         Err(e) => {
             println!("FAIL {e}");

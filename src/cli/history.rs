@@ -3,10 +3,10 @@
 use std::path::Path;
 
 use super::{HistoryFormat, load, select};
+use crate::app::{StateAccess, open_state};
 use crate::config::TokenNeeds;
-use crate::state::Store;
 
-pub(super) fn run(
+pub(super) async fn run(
     path: &Path,
     program: Option<&str>,
     limit: usize,
@@ -17,14 +17,15 @@ pub(super) fn run(
     if let Some(p) = program.filter(|p| config.portfolio(p).is_none()) {
         select(&config, &[p.to_owned()])?;
     }
-    if !config.state.path.exists() {
+    if config.state.postgres.is_none() && !config.state.path.exists() {
         println!(
             "no runs yet ({} does not exist)",
             config.state.path.display()
         );
         return Ok(());
     }
-    let runs = Store::open_read_only(&config.state.path)?.history(program, limit)?;
+    let (store, _lock) = open_state(&config, StateAccess::ReadOnly).await?;
+    let runs = store.history(program, limit).await?;
     if format == HistoryFormat::Json {
         println!("{}", serde_json::to_string_pretty(&runs)?);
         return Ok(());

@@ -4,6 +4,7 @@
 
 mod check;
 mod history;
+mod migrate;
 mod once;
 mod portfolio;
 mod preview;
@@ -87,6 +88,9 @@ pub enum Command {
         #[arg(long)]
         offline: bool,
     },
+    /// Create or upgrade the state database's schema, then exit (`run` and `once` also
+    /// do this at start).
+    Migrate,
     /// Show past runs from the state database.
     History {
         /// Only this program.
@@ -220,12 +224,16 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             ref portfolio,
             limit,
             format,
-        } => history::run(
-            path,
-            program.as_deref().or(portfolio.as_deref()),
-            limit,
-            format,
-        ),
+        } => {
+            history::run(
+                path,
+                program.as_deref().or(portfolio.as_deref()),
+                limit,
+                format,
+            )
+            .await
+        }
+        Command::Migrate => migrate::run(path).await,
         Command::Preview {
             portfolio: Some(ref name),
             format,
@@ -311,11 +319,11 @@ fn select<'a>(config: &'a Config, names: &[String]) -> Result<Vec<&'a Program>, 
 
 /// rolly built from `config`, the state opened as delivery needs it (exclusively) or as
 /// a dry run does (read-only).
-fn build_app(config: Config, dry_run: bool) -> anyhow::Result<App> {
+async fn build_app(config: Config, dry_run: bool) -> anyhow::Result<App> {
     let access = if dry_run {
         StateAccess::ReadOnly
     } else {
         StateAccess::Exclusive
     };
-    Ok(App::builder(config, access).build()?)
+    Ok(App::builder(config, access).build().await?)
 }

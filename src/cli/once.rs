@@ -18,7 +18,7 @@ pub(super) async fn run(
 ) -> anyhow::Result<()> {
     let config = load(path, TokenNeeds::delivery(dry_run))?;
     select(&config, names)?;
-    let app = build_app(config, dry_run)?;
+    let app = build_app(config, dry_run).await?;
     let programs = select(&app.config, names)?;
     let svc = &app.services;
     let error_channel = app.config.slack.error_channel.as_deref();
@@ -127,6 +127,13 @@ async fn deliver_one(
                 "{}: {period} was already delivered{}; skipped (use --force to deliver again)\n",
                 p.name,
                 ts.map(|t| format!(" (message {t})")).unwrap_or_default()
+            ),
+            ..Report::default()
+        },
+        Ok(Delivery::InProgress) => Report {
+            out: format!(
+                "{}: {period} is being delivered by another rolly right now; skipped\n",
+                p.name
             ),
             ..Report::default()
         },

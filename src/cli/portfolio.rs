@@ -26,7 +26,7 @@ fn find<'a>(config: &'a Config, name: &str) -> Result<&'a Portfolio, Failure> {
 pub(super) async fn preview(path: &Path, name: &str, format: Format) -> anyhow::Result<()> {
     let config = load(path, TokenNeeds::NONE)?;
     find(&config, name)?;
-    let app = build_app(config, true)?;
+    let app = build_app(config, true).await?;
     let portfolio = find(&app.config, name)?;
     let svc = &app.services;
     let view = build_portfolio(svc, &app.config, portfolio, svc.clock.now()).await?;
@@ -54,7 +54,7 @@ pub(super) async fn once(
     }
     let config = load(path, TokenNeeds::delivery(false))?;
     find(&config, name)?;
-    let app = build_app(config, false)?;
+    let app = build_app(config, false).await?;
     let portfolio = find(&app.config, name)?;
     let svc = &app.services;
     match deliver_portfolio(svc, &app.config, portfolio, svc.clock.now(), force).await {
@@ -64,6 +64,10 @@ pub(super) async fn once(
         }
         Ok(Delivery::AlreadyDelivered { .. }) => {
             println!("{name}: already delivered for this period (use --force to post again)");
+            Ok(())
+        }
+        Ok(Delivery::InProgress) => {
+            println!("{name}: being delivered by another rolly right now; skipped");
             Ok(())
         }
         Err(e) => {

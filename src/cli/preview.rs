@@ -10,7 +10,7 @@ pub(super) async fn run(path: &Path, program: &str, format: Format) -> anyhow::R
     let config = load(path, TokenNeeds::GITLAB)?;
     let names = [program.to_owned()];
     select(&config, &names)?;
-    let app = build_app(config, true)?;
+    let app = build_app(config, true).await?;
     let program = select(&app.config, &names)?[0];
     let svc = &app.services;
     let rollup = build_rollup(svc, program, svc.clock.now()).await?;

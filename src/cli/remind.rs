@@ -10,7 +10,7 @@ use crate::render::{self, SlackPlan};
 pub(super) async fn run(path: &Path, names: &[String], dry_run: bool) -> anyhow::Result<()> {
     let config = load(path, TokenNeeds::delivery(dry_run))?;
     select(&config, names)?;
-    let app = build_app(config, dry_run)?;
+    let app = build_app(config, dry_run).await?;
     let (config, svc) = (&app.config, &app.services);
     let mut programs = select(config, names)?;
     if names.is_empty() {
@@ -41,6 +41,10 @@ pub(super) async fn run(path: &Path, names: &[String], dry_run: bool) -> anyhow:
             Ok(Reminded::AlreadySent) => {
                 println!("{}: the reminder for this period was already sent", p.name)
             }
+            Ok(Reminded::InProgress) => println!(
+                "{}: the reminder is being sent by another rolly right now; skipped",
+                p.name
+            ),
             Ok(Reminded::Sent { messages, epics }) => println!(
                 "{}: reminded about {epics} item(s) in {messages} message(s)",
                 p.name

@@ -20,7 +20,7 @@ pub(super) async fn run(
     let config = load(path, TokenNeeds::GITLAB)?;
     let names = [program.to_owned()];
     select(&config, &names)?;
-    let app = build_app(config, true)?;
+    let app = build_app(config, true).await?;
     let program = select(&app.config, &names)?[0];
     let svc = &app.services;
     let now = svc.clock.now();
@@ -36,7 +36,7 @@ pub(super) async fn run(
                 period: period.to_string(),
                 ..rollup_key(program, now)
             };
-            match svc.store.run(&key)? {
+            match svc.store.run(&key).await? {
                 Some(run) => run.scheduled_at,
                 None => end_of_week(&period, program.timezone)
                     .unwrap_or(now)
@@ -47,7 +47,8 @@ pub(super) async fn run(
     let rollup = build_rollup(svc, program, at).await?;
     let history: Vec<_> = svc
         .store
-        .recent_rollups(&program.name, rollup.period.as_str(), TREND_LENGTH)?
+        .recent_rollups(&program.name, rollup.period.as_str(), TREND_LENGTH)
+        .await?
         .into_iter()
         .filter(|r| r.period != rollup.period.as_str())
         .filter_map(|r| r.summary.map(|s| (r.period, s)))

@@ -11,7 +11,7 @@ use crate::server;
 pub(super) async fn run(path: &Path) -> anyhow::Result<()> {
     let metrics = server::install_metrics()?;
     let config = load(path, TokenNeeds::ALL)?;
-    let app = build_app(config, false)?;
+    let app = build_app(config, false).await?;
     let shutdown = CancellationToken::new();
     let signal = shutdown.clone();
     tokio::spawn(async move {

@@ -80,7 +80,41 @@ pub struct SlackSettings {
 /// `[state]`.
 #[derive(Debug, Clone)]
 pub struct StateSettings {
+    /// The SQLite file; unused when `postgres` is set.
     pub path: PathBuf,
+    /// PostgreSQL instead of SQLite (`url`).
+    pub postgres: Option<PostgresSettings>,
+}
+
+/// Where the PostgreSQL state lives: the parsed `url` with the password from
+/// `password_env` / `password_file` (its `Debug` hides the password).
+#[derive(Debug, Clone)]
+pub struct PostgresSettings {
+    pub config: tokio_postgres::Config,
+    /// Extra root certificates (`ca_file` or the URL's `sslrootcert`), for managed
+    /// databases signed by their provider's own CA.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl PostgresSettings {
+    /// Host, port and database, for messages: never the password.
+    pub fn target(&self) -> String {
+        let hosts: Vec<String> = self
+            .config
+            .get_hosts()
+            .iter()
+            .map(|h| match h {
+                tokio_postgres::config::Host::Tcp(name) => name.clone(),
+                tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+            })
+            .collect();
+        let port = self.config.get_ports().first().copied().unwrap_or(5432);
+        format!(
+            "{}:{port}/{}",
+            hosts.join(","),
+            self.config.get_dbname().unwrap_or_default()
+        )
+    }
 }
 
 /// `[server]`.

@@ -64,6 +64,10 @@ pub struct RawSlack {
 #[derive(Debug, Default, Deserialize)]
 pub struct RawState {
     pub path: Option<String>,
+    pub url: Option<String>,
+    pub password_env: Option<String>,
+    pub password_file: Option<String>,
+    pub ca_file: Option<String>,
 }
 
 /// `[server]`.

@@ -6,15 +6,15 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono_tz::Tz;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 use super::raw::{
-    RawConfig, RawHealth, RawPortfolio, RawProgram, RawProgramSettings, RawRollupIssue,
+    RawConfig, RawHealth, RawPortfolio, RawProgram, RawProgramSettings, RawRollupIssue, RawState,
 };
 use super::{
-    Config, GitLabSettings, Portfolio, Problem, Program, ReminderTarget, RollupIssue,
-    ServerSettings, SlackSettings, StateSettings,
+    Config, GitLabSettings, Portfolio, PostgresSettings, Problem, Program, ReminderTarget,
+    RollupIssue, ServerSettings, SlackSettings, StateSettings,
 };
 use crate::model::epic::{HealthStatus, ItemKind};
 use crate::model::extract::HealthMap;
@@ -164,6 +164,100 @@ impl Check<'_> {
     }
 }
 
+/// `[state] url` with its password and roots. The password comes from `password_file`,
+/// `password_env` or, when neither is set, `PGPASSWORD` if set; a password written in the
+/// URL is accepted only when the URL itself comes from the environment
+/// (`ROLLY__STATE__URL`, as a platform's secret), never from the file.
+fn postgres_settings(c: &mut Check<'_>, raw: &RawState, url: &str) -> Option<PostgresSettings> {
+    let (url, ca_from_url) = match normalise_postgres_url(url) {
+        Ok(parts) => parts,
+        Err(message) => {
+            c.problem("state.url", None, message);
+            return None;
+        }
+    };
+    let mut config = match url.parse::<tokio_postgres::Config>() {
+        Ok(config) => config,
+        Err(e) => {
+            c.problem(
+                "state.url",
+                None,
+                format!("not a PostgreSQL URL (postgres://user@host:5432/db): {e}"),
+            );
+            return None;
+        }
+    };
+    if config.get_hosts().is_empty() {
+        c.problem("state.url", None, "names no host");
+    }
+    if config.get_password().is_some() && !c.env.contains_key("ROLLY__STATE__URL") {
+        c.problem(
+            "state.url",
+            None,
+            "holds a password; secrets are never written in the file: use state.password_env or state.password_file",
+        );
+    }
+    let explicit = raw.password_env.is_some() || raw.password_file.is_some();
+    let password = if explicit {
+        let env_name = raw.password_env.as_deref().unwrap_or_default();
+        c.secret("state", "password", env_name, raw.password_file.as_deref())
+    } else {
+        c.env
+            .get("PGPASSWORD")
+            .filter(|v| !v.is_empty())
+            .map(|v| SecretString::from(v.clone()))
+    };
+    if let Some(password) = password {
+        config.password(password.expose_secret());
+    }
+    if config.get_application_name().is_none() {
+        config.application_name("rolly");
+    }
+    let ca_file = raw.ca_file.as_deref().map(PathBuf::from).or(ca_from_url);
+    if let Some(path) = &ca_file
+        && !path.is_file()
+    {
+        c.problem(
+            "state.ca_file",
+            None,
+            format!("{} is not a readable file", path.display()),
+        );
+    }
+    Some(PostgresSettings { config, ca_file })
+}
+
+/// Takes out of the URL what the PostgreSQL client does not read itself: `sslrootcert`
+/// (returned) and the `verify-ca`/`verify-full` modes of `sslmode`, which become
+/// `require` because rolly always verifies the server's certificate and name.
+fn normalise_postgres_url(url: &str) -> Result<(String, Option<PathBuf>), String> {
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err("must start with postgres:// (or postgresql://)".to_owned());
+    }
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_owned(), None));
+    };
+    let mut kept = Vec::new();
+    let mut ca = None;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("sslrootcert", path)) => ca = Some(PathBuf::from(path)),
+            Some(("sslmode", "verify-ca" | "verify-full")) => kept.push("sslmode=require"),
+            Some(("sslmode", "allow")) => {
+                return Err(
+                    "sslmode=allow is not supported: use disable, prefer, require or verify-full"
+                        .to_owned(),
+                );
+            }
+            _ => kept.push(pair),
+        }
+    }
+    Ok(if kept.is_empty() {
+        (base.to_owned(), ca)
+    } else {
+        (format!("{base}?{}", kept.join("&")), ca)
+    })
+}
+
 /// Validates a parsed file; `unknown` lists keys serde did not recognise.
 pub(super) fn validate(
     raw: RawConfig,
@@ -192,6 +286,11 @@ pub(super) fn validate(
     let slack = slack_settings(&mut c, &raw, needs);
     let state = StateSettings {
         path: PathBuf::from(raw.state.path.as_deref().unwrap_or("rolly.db")),
+        postgres: raw
+            .state
+            .url
+            .as_deref()
+            .and_then(|url| postgres_settings(&mut c, &raw.state, url)),
     };
     let server = raw.server.as_ref().and_then(|s| match s.listen.as_deref() {
         None => None,

@@ -26,6 +26,8 @@ pub struct Status {
 struct Inner {
     programs: BTreeMap<String, Task>,
     shutting_down: bool,
+    /// Another replica leads; this one runs no schedules.
+    standby: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +61,18 @@ impl Status {
     /// `program`'s task has ended.
     pub fn stopped(&self, program: &str) {
         self.set(program, Task::Stopped);
+    }
+
+    /// Whether this replica leads (runs the schedules) or stands by; published as
+    /// `rolly_leader`.
+    pub fn leading(&self, leads: bool) {
+        self.lock().standby = !leads;
+        metrics::gauge!("rolly_leader").set(if leads { 1.0 } else { 0.0 });
+    }
+
+    /// True while another replica leads.
+    pub fn is_standby(&self) -> bool {
+        self.lock().standby
     }
 
     /// The daemon is stopping: tasks that end now end on purpose.

@@ -41,9 +41,10 @@ pub async fn escalate(
         period: period.to_owned(),
     };
     let now = svc.clock.now();
-    if let Claim::AlreadyDelivered(_) = svc.store.claim(&key, now, now, false)? {
-        return Ok(0);
-    }
+    let _guard = match svc.store.claim(&key, now, now, false).await? {
+        Claim::AlreadyDelivered(_) | Claim::Busy => return Ok(0),
+        Claim::Fresh(_, guard) | Claim::Resume(_, guard) => guard,
+    };
     let message = render::escalation::render(&rollup.title, threshold, &stale);
     // Every owner is tried; one who cannot be reached does not keep it from the others.
     let mut sent = 0;
@@ -74,12 +75,13 @@ pub async fn escalate(
     // Recorded as sent once anyone got it: sending again would repeat it to them.
     match failed {
         Some(e) if sent == 0 => {
-            record_failure(svc, &key, &e);
+            record_failure(svc, &key, &e).await;
             Err(e)
         }
         _ => {
             svc.store
-                .record_delivered(&key, svc.clock.now(), None, &[])?;
+                .record_delivered(&key, svc.clock.now(), None, &[])
+                .await?;
             Ok(sent)
         }
     }

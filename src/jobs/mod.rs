@@ -63,10 +63,11 @@ pub enum Error {
 
 /// Records that the run of `key` failed with `error`. The run's own error is what the
 /// admin needs, so a state failure on top of it is logged rather than returned.
-pub(crate) fn record_failure(svc: &Services, key: &RunKey, error: &Error) {
+pub(crate) async fn record_failure(svc: &Services, key: &RunKey, error: &Error) {
     if let Err(record) = svc
         .store
         .record_failed(key, svc.clock.now(), &error.to_string())
+        .await
     {
         tracing::error!(error = %record, "could not record the failure");
     }

@@ -12,7 +12,7 @@ use crate::model::rollup::TREND_LENGTH;
 use crate::model::schedule::Period;
 use crate::render;
 use crate::slack::MessageTag;
-use crate::state::{Claim, Kind, RunKey};
+use crate::state::{Claim, Kind, Run, RunKey};
 
 use super::rollup::Delivery;
 
@@ -46,7 +46,8 @@ pub async fn build_portfolio(
         };
         let run = svc
             .store
-            .run(&key)?
+            .run(&key)
+            .await?
             .filter(|r| r.outcome == crate::state::Outcome::Delivered);
         let link = match (&svc.slack, &run) {
             (Some(slack), Some(r)) => match (&r.slack_channel, &r.slack_ts) {
@@ -63,17 +64,20 @@ pub async fn build_portfolio(
         };
         let now = svc
             .store
-            .rollup_snapshots(&program.name, own_period.as_str())?;
+            .rollup_snapshots(&program.name, own_period.as_str())
+            .await?;
         let before = svc
             .store
-            .previous_snapshots(&program.name, Some(own_period.as_str()))?;
+            .previous_snapshots(&program.name, Some(own_period.as_str()))
+            .await?;
         let changes = match &now {
             Some(now) => portfolio::changes(now, before.as_deref()),
             None => Default::default(),
         };
         let trend = svc
             .store
-            .recent_rollups(&program.name, own_period.as_str(), TREND_LENGTH)?
+            .recent_rollups(&program.name, own_period.as_str(), TREND_LENGTH)
+            .await?
             .iter()
             .filter_map(|r| r.summary.as_ref().map(portfolio::overall))
             .collect();
@@ -116,11 +120,8 @@ pub async fn deliver_portfolio(
     let result = claim_and_post(svc, config, portfolio, &key, scheduled_at, force).await;
     match &result {
         Ok(Delivery::Delivered { .. }) => count_run(&key, "delivered"),
-        Ok(Delivery::AlreadyDelivered { .. }) => count_run(&key, "skipped"),
-        Err(e) => {
-            count_run(&key, "failed");
-            record_failure(svc, &key, e);
-        }
+        Ok(Delivery::AlreadyDelivered { .. } | Delivery::InProgress) => count_run(&key, "skipped"),
+        Err(_) => count_run(&key, "failed"),
     }
     result
 }
@@ -133,16 +134,40 @@ async fn claim_and_post(
     scheduled_at: DateTime<Utc>,
     force: bool,
 ) -> Result<Delivery, Error> {
-    let slack = svc.slack.as_ref().ok_or(Error::NoSlack)?;
-    let run = match svc.store.claim(key, scheduled_at, svc.clock.now(), force)? {
+    svc.slack.as_ref().ok_or(Error::NoSlack)?;
+    let (run, _guard) = match svc
+        .store
+        .claim(key, scheduled_at, svc.clock.now(), force)
+        .await?
+    {
         Claim::AlreadyDelivered(run) => {
             return Ok(Delivery::AlreadyDelivered {
                 channel: run.slack_channel,
                 ts: run.slack_ts,
             });
         }
-        Claim::Fresh(run) | Claim::Resume(run) => run,
+        Claim::Busy => return Ok(Delivery::InProgress),
+        Claim::Fresh(run, guard) | Claim::Resume(run, guard) => (run, guard),
     };
+    // The failure is recorded while the claim is held, so no other attempt is under way.
+    let result = post_claimed(svc, config, portfolio, key, scheduled_at, force, run).await;
+    if let Err(e) = &result {
+        record_failure(svc, key, e).await;
+    }
+    result
+}
+
+/// Builds and posts the claimed run `run`.
+async fn post_claimed(
+    svc: &Services,
+    config: &Config,
+    portfolio: &Portfolio,
+    key: &RunKey,
+    scheduled_at: DateTime<Utc>,
+    force: bool,
+    run: Run,
+) -> Result<Delivery, Error> {
+    let slack = svc.slack.as_ref().ok_or(Error::NoSlack)?;
     let view = build_portfolio(svc, config, portfolio, scheduled_at).await?;
     let message = render::portfolio::render(&view);
     let tag = |part: usize| MessageTag {
@@ -172,15 +197,15 @@ async fn claim_and_post(
         tag: &tag,
         oldest_unix,
     };
-    let (thread, _) = post::post_parts(slack, &parts, thread, found, |thread, _| {
-        let first = thread.first_ts.as_deref().unwrap_or_default();
-        svc.store
-            .record_posted(key, &thread.channel, first, thread.posted, &[])?;
-        Ok(())
-    })
-    .await?;
+    let recorder = post::Recorder {
+        store: &svc.store,
+        key,
+        carries: &[],
+    };
+    let (thread, _) = post::post_parts(slack, &parts, thread, found, Some(&recorder)).await?;
     svc.store
-        .record_delivered(key, svc.clock.now(), None, &[])?;
+        .record_delivered(key, svc.clock.now(), None, &[])
+        .await?;
     Ok(Delivery::Delivered {
         channel: thread.channel,
         ts: thread.first_ts.unwrap_or_default(),

@@ -2,8 +2,9 @@
 //! in Slack by their tag and adopted, the rest are posted in order, and each part is
 //! handed to the caller to record as it lands.
 
-use crate::render::SlackMessage;
+use crate::render::{Piece, SlackMessage};
 use crate::slack::{self, MessageTag, Posted, SlackClient};
+use crate::state::{RunKey, Store};
 
 use super::Error;
 
@@ -32,8 +33,16 @@ pub struct Parts<'a> {
     pub oldest_unix: i64,
 }
 
-/// Posts the parts not yet in `thread`, calling `record(thread, index)` after each, where
-/// `index` is the part's place in `parts.messages`; returns the thread and how many
+/// Where each posted part of a run is recorded, with what it carried.
+pub struct Recorder<'a> {
+    pub store: &'a Store,
+    pub key: &'a RunKey,
+    /// What each message carries, by its place in [`Parts::messages`]; none when empty.
+    pub carries: &'a [Vec<Piece>],
+}
+
+/// Posts the parts not yet in `thread`, recording each as it lands (when `record` is
+/// given); returns the thread and how many
 /// parts were posted now (the others were found in Slack). `next` is what was found in
 /// Slack of the first of them. Parts are posted in order, so once one is confirmed
 /// absent from Slack no later part can be there either.
@@ -42,7 +51,7 @@ pub async fn post_parts(
     parts: &Parts<'_>,
     mut thread: Thread,
     next: Lookup,
-    mut record: impl FnMut(&Thread, usize) -> Result<(), Error>,
+    record: Option<&Recorder<'_>>,
 ) -> Result<(Thread, usize), Error> {
     let mut sent = 0;
     let (mut verify, mut found) = match next {
@@ -83,7 +92,13 @@ pub async fn post_parts(
             thread.first_ts = Some(posted.ts);
         }
         thread.posted = part + 1;
-        record(&thread, index)?;
+        if let Some(r) = record {
+            let first = thread.first_ts.as_deref().unwrap_or_default();
+            let carried = r.carries.get(index).map_or(&[][..], Vec::as_slice);
+            r.store
+                .record_posted(r.key, &thread.channel, first, thread.posted, carried)
+                .await?;
+        }
     }
     Ok((thread, sent))
 }

@@ -32,6 +32,8 @@ pub enum Reminded {
     Sent { messages: usize, epics: usize },
     /// Already sent for this period.
     AlreadySent,
+    /// Another attempt (another replica, another command) is sending it right now.
+    InProgress,
     /// Dry run: the messages that would be sent, by target.
     DryRun(Vec<(String, Vec<SlackMessage>)>),
 }
@@ -50,13 +52,20 @@ pub async fn remind(
         kind: Kind::Reminder,
         period: Period::containing(scheduled_at, program.timezone).to_string(),
     };
-    if !dry_run
-        && let Claim::AlreadyDelivered(_) =
-            svc.store
-                .claim(&key, scheduled_at, svc.clock.now(), false)?
-    {
-        return Ok(Reminded::AlreadySent);
-    }
+    // Held until the outcome is recorded.
+    let _guard = if dry_run {
+        None
+    } else {
+        match svc
+            .store
+            .claim(&key, scheduled_at, svc.clock.now(), false)
+            .await?
+        {
+            Claim::AlreadyDelivered(_) => return Ok(Reminded::AlreadySent),
+            Claim::Busy => return Ok(Reminded::InProgress),
+            Claim::Fresh(_, guard) | Claim::Resume(_, guard) => Some(guard),
+        }
+    };
     let result = build_and_send(svc, config, program, &key, scheduled_at, dry_run).await;
     if dry_run {
         return result;
@@ -64,14 +73,14 @@ pub async fn remind(
     let now = svc.clock.now();
     match &result {
         Ok(_) => {
-            svc.store.record_delivered(&key, now, None, &[])?;
+            svc.store.record_delivered(&key, now, None, &[]).await?;
             count_run(&key, "delivered");
             metrics::gauge!("rolly_last_success_timestamp_seconds", "program" => key.program.clone(), "kind" => "reminder")
                 .set(now.timestamp() as f64);
         }
         Err(e) => {
             count_run(&key, "failed");
-            record_failure(svc, &key, e);
+            record_failure(svc, &key, e).await;
         }
     }
     result
@@ -237,8 +246,7 @@ async fn send(
         oldest_unix,
     };
     // Slack's history is the record of what a reminder sent: nothing to keep per part.
-    let (_, sent) =
-        post::post_parts(slack, &parts, thread, Lookup::Done(first), |_, _| Ok(())).await?;
+    let (_, sent) = post::post_parts(slack, &parts, thread, Lookup::Done(first), None).await?;
     Ok(sent)
 }
 

@@ -12,8 +12,8 @@ use crate::gitlab::ItemQuery;
 use crate::model::rollup::{self, RollUp};
 use crate::model::schedule::Period;
 use crate::render;
-use crate::slack::MessageTag;
-use crate::state::{Claim, Kind, RunKey};
+use crate::slack::{MessageTag, SlackClient};
+use crate::state::{Claim, Kind, Run, RunKey};
 
 /// Slack metadata event type of roll-up messages.
 pub const ROLLUP_EVENT: &str = "rolly_rollup";
@@ -37,6 +37,9 @@ pub enum Delivery {
         channel: Option<String>,
         ts: Option<String>,
     },
+    /// Another attempt of this run (another replica, another command) is under way;
+    /// nothing was posted.
+    InProgress,
 }
 
 /// The key of a program's roll-up for the period containing `scheduled_at`.
@@ -85,16 +88,17 @@ async fn build(
     };
     let previous = svc
         .store
-        .previous_snapshots(&program.name, compare_before)?
+        .previous_snapshots(&program.name, compare_before)
+        .await?
         .map(rollup::Previous::new);
     let period = Period::containing(scheduled_at, program.timezone);
     // Enough earlier roll-ups for the trend and for the escalation's streak.
     let keep = (rollup::TREND_LENGTH - 1).max(program.escalate_after_weeks as usize);
-    let history = rollup::History::new(svc.store.earlier_snapshots(
-        &program.name,
-        period.as_str(),
-        keep,
-    )?);
+    let history = rollup::History::new(
+        svc.store
+            .earlier_snapshots(&program.name, period.as_str(), keep)
+            .await?,
+    );
     let read = svc
         .gitlab
         .fetch_items(&query)
@@ -146,10 +150,13 @@ pub async fn deliver_rollup(
             tracing::info!("already delivered for this period; skipped");
             count_run(&key, "skipped");
         }
+        Ok(Delivery::InProgress) => {
+            tracing::info!("being delivered by another attempt right now; skipped");
+            count_run(&key, "skipped");
+        }
         Err(e) => {
             tracing::error!(error = %e, "roll-up failed");
             count_run(&key, "failed");
-            record_failure(svc, &key, e);
         }
     }
     result
@@ -163,15 +170,38 @@ async fn claim_and_deliver(
     force: bool,
 ) -> Result<Delivery, Error> {
     let slack = svc.slack.as_ref().ok_or(Error::NoSlack)?;
-    let run = match svc.store.claim(key, scheduled_at, svc.clock.now(), force)? {
+    let (run, _guard) = match svc
+        .store
+        .claim(key, scheduled_at, svc.clock.now(), force)
+        .await?
+    {
         Claim::AlreadyDelivered(run) => {
             return Ok(Delivery::AlreadyDelivered {
                 channel: run.slack_channel,
                 ts: run.slack_ts,
             });
         }
-        Claim::Fresh(run) | Claim::Resume(run) => run,
+        Claim::Busy => return Ok(Delivery::InProgress),
+        Claim::Fresh(run, guard) | Claim::Resume(run, guard) => (run, guard),
     };
+    // The failure is recorded while the claim is held, so no other attempt is under way.
+    let result = deliver_claimed(svc, slack, program, key, scheduled_at, force, run).await;
+    if let Err(e) = &result {
+        record_failure(svc, key, e).await;
+    }
+    result
+}
+
+/// Delivers the claimed run `run`.
+async fn deliver_claimed(
+    svc: &Services,
+    slack: &SlackClient,
+    program: &Program,
+    key: &RunKey,
+    scheduled_at: DateTime<Utc>,
+    force: bool,
+    run: Run,
+) -> Result<Delivery, Error> {
     let thread = Thread {
         channel: run
             .slack_channel
@@ -209,7 +239,7 @@ async fn claim_and_deliver(
             Some(url) => rollup.issue_url = Some(url),
             None => match issue::file(&svc.gitlab, issue, &rollup, force).await {
                 Ok((url, close_warnings)) => {
-                    svc.store.record_issue(key, &url)?;
+                    svc.store.record_issue(key, &url).await?;
                     rollup.issue_url = Some(url);
                     warnings.extend(close_warnings);
                 }
@@ -228,7 +258,7 @@ async fn claim_and_deliver(
     // GitLab since; runs recorded before parts kept what they carried continue by index.
     let posted = match thread.posted {
         0 => HashSet::new(),
-        _ => svc.store.posted_pieces(key)?,
+        _ => svc.store.posted_pieces(key).await?,
     };
     let plan = if posted.is_empty() {
         render::slack::render(&rollup)
@@ -242,20 +272,20 @@ async fn claim_and_deliver(
         tag: &tag,
         oldest_unix,
     };
-    let (thread, _) = post::post_parts(slack, &parts, thread, found, |thread, index| {
-        let first = thread.first_ts.as_deref().unwrap_or_default();
-        let carried = &plan.carries[index];
-        svc.store
-            .record_posted(key, &thread.channel, first, thread.posted, carried)?;
-        Ok(())
-    })
-    .await?;
-    svc.store.record_delivered(
+    let recorder = post::Recorder {
+        store: &svc.store,
         key,
-        svc.clock.now(),
-        Some(&rollup.summary),
-        &rollup::snapshots(&rollup),
-    )?;
+        carries: &plan.carries,
+    };
+    let (thread, _) = post::post_parts(slack, &parts, thread, found, Some(&recorder)).await?;
+    svc.store
+        .record_delivered(
+            key,
+            svc.clock.now(),
+            Some(&rollup.summary),
+            &rollup::snapshots(&rollup),
+        )
+        .await?;
     // The roll-up is out; an escalation that fails is reported beside it, not retried.
     if let Err(e) = escalate::escalate(svc, program, &rollup, &key.period).await {
         let w = format!("the escalation to the owners was not sent: {e}");

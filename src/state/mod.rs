@@ -1,92 +1,60 @@
-//! State in an embedded SQLite file: runs keyed by (program, kind, period), what the
-//! posted parts of an undelivered run carried, and the epic snapshots of each delivered
-//! roll-up. The schema is created and upgraded by numbered migrations tracked in
-//! `PRAGMA user_version`.
+//! The state: runs keyed by (program, kind, period), what the posted parts of an
+//! undelivered run carried, and the epic snapshots of each delivered roll-up. It lives in
+//! an embedded SQLite file by default or in PostgreSQL, where several replicas share it;
+//! both backends have the same schema, migrations and behaviour behind [`Store`].
 
+pub mod leader;
 pub mod lock;
+mod postgres;
+mod sqlite;
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
+use crate::config::PostgresSettings;
 use crate::model::rollup::{Snapshot, Summary};
 use crate::render::Piece;
 
-/// Schema migrations, in order; index + 1 is the version each one brings the file to.
-const MIGRATIONS: &[&str] = &[
-    // 1: runs and snapshots.
-    "CREATE TABLE runs (
-        id            INTEGER PRIMARY KEY,
-        program       TEXT NOT NULL,
-        kind          TEXT NOT NULL,
-        period        TEXT NOT NULL,
-        outcome       TEXT NOT NULL,
-        scheduled_at  TEXT NOT NULL,
-        started_at    TEXT NOT NULL,
-        finished_at   TEXT,
-        attempts      INTEGER NOT NULL DEFAULT 1,
-        slack_channel TEXT,
-        slack_ts      TEXT,
-        parts_posted  INTEGER NOT NULL DEFAULT 0,
-        issue_url     TEXT,
-        summary       TEXT,
-        error         TEXT,
-        UNIQUE (program, kind, period)
-    );
-    CREATE TABLE snapshots (
-        run_id       INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-        epic_id      TEXT NOT NULL,
-        title        TEXT NOT NULL,
-        web_url      TEXT NOT NULL,
-        status       TEXT,
-        priority     TEXT NOT NULL,
-        health       TEXT NOT NULL,
-        due_date     TEXT,
-        section_hash TEXT,
-        section_text TEXT,
-        PRIMARY KEY (run_id, epic_id)
-    );",
-    // 2: what each posted part of a run carried (a JSON array), so a resumed run posts
-    // the rest; kept until the run is delivered.
-    "CREATE TABLE posted_parts (
-        run_id  INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-        part    INTEGER NOT NULL,
-        carried TEXT NOT NULL,
-        PRIMARY KEY (run_id, part)
-    );",
-    // 3: snapshots keep the section's hash only; its text was never read.
-    "ALTER TABLE snapshots DROP COLUMN section_text;",
-    // 4: whether the item was stale in that roll-up, for escalations.
-    "ALTER TABLE snapshots ADD COLUMN stale INTEGER NOT NULL DEFAULT 0;",
-];
+pub use leader::Leadership;
 
 /// A state database failure.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cannot open state database {path}: {source}")]
     Open {
-        path: PathBuf,
+        path: std::path::PathBuf,
         source: rusqlite::Error,
     },
     #[error("cannot create the directory of state database {path}: {source}")]
     CreateDir {
-        path: PathBuf,
+        path: std::path::PathBuf,
         source: std::io::Error,
     },
     #[error(
-        "state database {path} was written by a newer rolly (schema version {found}, this one knows {known})"
+        "state database {target} was written by a newer rolly (schema version {found}, this one knows {known})"
     )]
     TooNew {
-        path: PathBuf,
+        target: String,
         found: i64,
         known: i64,
     },
     #[error("state database query failed: {0}")]
     Sql(#[from] rusqlite::Error),
+    #[error("cannot connect to the PostgreSQL state database {target}: {source}")]
+    Connect {
+        target: String,
+        source: tokio_postgres::Error,
+    },
+    #[error("cannot set up TLS for the PostgreSQL state database: {0}")]
+    Tls(String),
+    #[error("PostgreSQL state database: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("PostgreSQL state database: no connection: {0}")]
+    Pool(#[from] deadpool_postgres::PoolError),
     #[error("state database holds bad data: {0}")]
     Data(String),
 }
@@ -175,149 +143,181 @@ pub struct Run {
     pub error: Option<String>,
 }
 
-/// The answer to "may I run this?".
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The answer to "may I run this?". The guard of `Fresh` and `Resume` keeps every other
+/// claim of the run (in this process or another replica) answered `Busy` until dropped.
+#[derive(Debug)]
 pub enum Claim {
     /// Go ahead; nothing of this run was posted yet (as far as the database knows).
-    Fresh(Run),
+    Fresh(Run, RunGuard),
     /// An earlier attempt got this far (`slack_ts`, `parts_posted`); continue from there.
-    Resume(Run),
+    Resume(Run, RunGuard),
     /// Already delivered; do nothing.
     AlreadyDelivered(Run),
+    /// Another attempt of this run is under way right now (here or in another replica).
+    Busy,
 }
 
-/// The state database. Calls are short and synchronous; a mutex serialises them.
+/// A backend's answer, before the guard is attached.
+enum Claimed {
+    Fresh(Run),
+    Resume(Run),
+    Delivered(Run),
+}
+
+/// Holds a run claimed: while it lives, nobody else may claim the run. Dropping it (the
+/// run ended, or its task was aborted) lets the next claim in; the death of the process
+/// does too, since a PostgreSQL lock goes with its session.
+pub struct RunGuard {
+    name: String,
+    held: Arc<Mutex<HashSet<String>>>,
+    _session: Option<postgres::SessionLock>,
+}
+
+impl std::fmt::Debug for RunGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("RunGuard").field(&self.name).finish()
+    }
+}
+
+impl Drop for RunGuard {
+    fn drop(&mut self) {
+        lock_held(&self.held).remove(&self.name);
+    }
+}
+
+fn lock_held(held: &Mutex<HashSet<String>>) -> std::sync::MutexGuard<'_, HashSet<String>> {
+    // Plain data: a panic elsewhere leaves it usable.
+    held.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Which backend a [`Store`] uses.
+enum Backend {
+    Sqlite(sqlite::Db),
+    Postgres(Box<postgres::Db>),
+}
+
+/// The state database, SQLite or PostgreSQL.
 pub struct Store {
-    conn: Mutex<Connection>,
-    path: PathBuf,
+    backend: Backend,
+    /// Runs claimed in this process and not yet released.
+    held: Arc<Mutex<HashSet<String>>>,
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.path).finish()
+        match &self.backend {
+            Backend::Sqlite(db) => db.fmt(f),
+            Backend::Postgres(db) => db.fmt(f),
+        }
     }
 }
 
-impl Store {
-    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
-    pub fn open(path: &Path) -> Result<Self, Error> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| Error::CreateDir {
-                path: path.into(),
-                source,
-            })?;
+/// Calls `$call` on the backend as `$db`, awaiting it on PostgreSQL (SQLite calls are
+/// short and synchronous).
+macro_rules! on_backend {
+    ($self:ident, $db:ident => $call:expr) => {
+        match &$self.backend {
+            Backend::Sqlite($db) => $call,
+            Backend::Postgres($db) => $call.await,
         }
-        let conn = Connection::open(path).map_err(|source| Error::Open {
-            path: path.into(),
-            source,
-        })?;
-        Self::init(conn, path.into())
+    };
+}
+
+impl Store {
+    fn new(backend: Backend) -> Self {
+        Self {
+            backend,
+            held: Arc::default(),
+        }
     }
 
-    /// Opens an existing database without changing it (no migration, no WAL switch),
+    /// Opens (creating if needed) the SQLite file at `path` and brings its schema up to
+    /// date.
+    pub fn open(path: &Path) -> Result<Self, Error> {
+        sqlite::Db::open(path).map(|db| Self::new(Backend::Sqlite(db)))
+    }
+
+    /// Opens an existing SQLite file without changing it (no migration, no WAL switch),
     /// for commands that only read.
     pub fn open_read_only(path: &Path) -> Result<Self, Error> {
-        let flags =
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags).map_err(|source| Error::Open {
-            path: path.into(),
-            source,
-        })?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        let known = MIGRATIONS.len() as i64;
-        if version != known {
-            return Err(Error::Data(format!(
-                "{} has schema version {version}, this rolly reads {known}; run `rolly once` or `rolly run` to upgrade it",
-                path.display()
-            )));
-        }
-        Ok(Self {
-            conn: Mutex::new(conn),
-            path: path.into(),
-        })
+        sqlite::Db::open_read_only(path).map(|db| Self::new(Backend::Sqlite(db)))
     }
 
-    /// A fresh database in memory, for tests and dry runs.
+    /// A fresh SQLite database in memory, for tests and dry runs.
     pub fn in_memory() -> Result<Self, Error> {
-        Self::init(Connection::open_in_memory()?, PathBuf::from(":memory:"))
+        sqlite::Db::in_memory().map(|db| Self::new(Backend::Sqlite(db)))
     }
 
-    fn init(mut conn: Connection, path: PathBuf) -> Result<Self, Error> {
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        // WAL keeps readers (history, /readyz) from blocking a run's writes.
-        if path.as_os_str() != ":memory:" {
-            conn.pragma_update(None, "journal_mode", "WAL")?;
-            // No fsync per commit (one per posted message otherwise): a crash of rolly
-            // loses nothing, and the last commits a power loss may undo are re-learnt
-            // from Slack, which a run checks before posting anything it has no record of.
-            conn.pragma_update(None, "synchronous", "NORMAL")?;
+    /// Connects to PostgreSQL; `migrate` brings the schema up to date (under a lock, so
+    /// replicas starting together migrate once), otherwise it must be current already.
+    pub async fn connect(settings: &PostgresSettings, migrate: bool) -> Result<Self, Error> {
+        postgres::Db::connect(settings, migrate)
+            .await
+            .map(|db| Self::new(Backend::Postgres(Box::new(db))))
+    }
+
+    /// `postgres` or `sqlite`.
+    pub fn backend(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
         }
-        migrate(&mut conn, &path)?;
-        Ok(Self {
-            conn: Mutex::new(conn),
-            path,
-        })
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        // A panic while holding the lock leaves SQLite consistent (each call is one
-        // statement or transaction), so the poisoned guard is safe to reuse.
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    /// The schema version the database is at.
+    pub async fn version(&self) -> Result<i64, Error> {
+        on_backend!(self, db => db.version())
+    }
+
+    /// The schema version this rolly brings a database to.
+    pub fn known_version() -> i64 {
+        sqlite::MIGRATIONS.len() as i64
     }
 
     /// A cheap query proving the database is usable (`/readyz`).
-    pub fn ping(&self) -> Result<(), Error> {
-        self.conn().query_row("SELECT 1", [], |_| Ok(()))?;
-        Ok(())
+    pub async fn ping(&self) -> Result<(), Error> {
+        on_backend!(self, db => db.ping())
+    }
+
+    /// Waits until this process leads: at once on SQLite (the file lock already keeps a
+    /// second rolly off it); on PostgreSQL when the leader lock is won, trying every
+    /// `poll`. Failures to reach the database are logged and tried again.
+    pub async fn lead(&self, poll: std::time::Duration) -> Leadership {
+        match &self.backend {
+            Backend::Sqlite(_) => Leadership::sole(),
+            Backend::Postgres(db) => leader::campaign(db, poll).await,
+        }
     }
 
     /// Claims the run `key` before anything is posted. `force` re-runs a delivered period.
-    pub fn claim(
+    pub async fn claim(
         &self,
         key: &RunKey,
         scheduled_at: DateTime<Utc>,
         now: DateTime<Utc>,
         force: bool,
     ) -> Result<Claim, Error> {
-        let conn = self.conn();
-        let inserted = conn.execute(
-            "INSERT INTO runs (program, kind, period, outcome, scheduled_at, started_at)
-             VALUES (?1, ?2, ?3, 'delivering', ?4, ?5) ON CONFLICT DO NOTHING",
-            params![
-                key.program,
-                key.kind.as_str(),
-                key.period,
-                scheduled_at,
-                now
-            ],
-        )?;
-        let run = get_run(&conn, key)?.ok_or_else(|| Error::Data("claimed run vanished".into()))?;
-        if inserted == 1 {
-            return Ok(Claim::Fresh(run));
+        let name = key.lock_name();
+        if !lock_held(&self.held).insert(name.clone()) {
+            return Ok(Claim::Busy);
         }
-        if run.outcome == Outcome::Delivered && !force {
-            return Ok(Claim::AlreadyDelivered(run));
+        let mut guard = RunGuard {
+            name,
+            held: Arc::clone(&self.held),
+            _session: None,
+        };
+        if let Backend::Postgres(db) = &self.backend {
+            match db.try_lock(&guard.name).await? {
+                Some(lock) => guard._session = Some(lock),
+                None => return Ok(Claim::Busy),
+            }
         }
-        let restart = run.outcome == Outcome::Delivered;
-        if restart {
-            conn.execute("DELETE FROM posted_parts WHERE run_id = ?1", [run.id])?;
-        }
-        conn.execute(
-            "UPDATE runs SET outcome = 'delivering', attempts = attempts + 1, started_at = ?2,
-                    finished_at = NULL, error = NULL,
-                    slack_ts = CASE WHEN ?3 THEN NULL ELSE slack_ts END,
-                    parts_posted = CASE WHEN ?3 THEN 0 ELSE parts_posted END,
-                    issue_url = CASE WHEN ?3 THEN NULL ELSE issue_url END
-             WHERE id = ?1",
-            params![run.id, now, restart],
-        )?;
-        let run = get_run(&conn, key)?.ok_or_else(|| Error::Data("claimed run vanished".into()))?;
-        Ok(if run.slack_ts.is_some() {
-            Claim::Resume(run)
-        } else {
-            Claim::Fresh(run)
+        let claimed = on_backend!(self, db => db.claim(key, scheduled_at, now, force))?;
+        Ok(match claimed {
+            Claimed::Fresh(run) => Claim::Fresh(run, guard),
+            Claimed::Resume(run) => Claim::Resume(run, guard),
+            Claimed::Delivered(run) => Claim::AlreadyDelivered(run),
         })
     }
 
@@ -325,7 +325,7 @@ impl Store {
     /// and what the last of them carried (see [`SlackPlan::carries`]).
     ///
     /// [`SlackPlan::carries`]: crate::render::SlackPlan::carries
-    pub fn record_posted(
+    pub async fn record_posted(
         &self,
         key: &RunKey,
         channel: &str,
@@ -333,251 +333,111 @@ impl Store {
         parts_posted: usize,
         carried: &[Piece],
     ) -> Result<(), Error> {
-        // One row per part: a row per piece cost 8 µs each, on every message posted.
-        let carried = serde_json::to_string(carried).expect("pieces serialise");
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        let updated = tx.execute(
-            "UPDATE runs SET slack_channel = ?4, slack_ts = ?5, parts_posted = ?6
-             WHERE program = ?1 AND kind = ?2 AND period = ?3",
-            params![
-                key.program,
-                key.kind.as_str(),
-                key.period,
-                channel,
-                ts,
-                parts_posted as i64
-            ],
-        )?;
-        if updated == 0 {
-            return Err(no_run(key));
-        }
-        tx.execute(
-            "INSERT OR REPLACE INTO posted_parts (run_id, part, carried)
-             SELECT id, ?4, ?5 FROM runs WHERE program = ?1 AND kind = ?2 AND period = ?3",
-            params![
-                key.program,
-                key.kind.as_str(),
-                key.period,
-                parts_posted as i64 - 1,
-                carried
-            ],
-        )?;
-        tx.commit()?;
-        Ok(())
+        on_backend!(self, db => db.record_posted(key, channel, ts, parts_posted, carried))
     }
 
     /// What the posted parts of run `key` carried.
-    pub fn posted_pieces(&self, key: &RunKey) -> Result<HashSet<Piece>, Error> {
-        let conn = self.conn();
-        let mut select = conn.prepare(
-            "SELECT carried FROM posted_parts JOIN runs ON runs.id = posted_parts.run_id
-             WHERE program = ?1 AND kind = ?2 AND period = ?3",
-        )?;
-        let parts = select.query_map(params![key.program, key.kind.as_str(), key.period], |r| {
-            r.get::<_, String>(0)
-        })?;
-        let mut pieces = HashSet::new();
-        for part in parts {
-            let carried: Vec<Piece> = serde_json::from_str(&part?).map_err(|e| {
-                Error::Data(format!("what a posted part carried is unreadable: {e}"))
-            })?;
-            pieces.extend(carried);
-        }
-        Ok(pieces)
+    pub async fn posted_pieces(&self, key: &RunKey) -> Result<HashSet<Piece>, Error> {
+        on_backend!(self, db => db.posted_pieces(key))
     }
 
     /// Records the roll-up issue of the run.
-    pub fn record_issue(&self, key: &RunKey, url: &str) -> Result<(), Error> {
-        self.update(
-            key,
-            "UPDATE runs SET issue_url = ?4 WHERE program = ?1 AND kind = ?2 AND period = ?3",
-            params![key.program, key.kind.as_str(), key.period, url],
-        )
+    pub async fn record_issue(&self, key: &RunKey, url: &str) -> Result<(), Error> {
+        on_backend!(self, db => db.record_issue(key, url))
     }
 
     /// Marks the run delivered and keeps its snapshots, in one transaction; what its parts
     /// carried is forgotten.
-    pub fn record_delivered(
+    pub async fn record_delivered(
         &self,
         key: &RunKey,
         now: DateTime<Utc>,
         summary: Option<&Summary>,
         snapshots: &[Snapshot],
     ) -> Result<(), Error> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        let summary = summary.map(|s| serde_json::to_string(s).expect("summary serialises"));
-        tx.execute(
-            "UPDATE runs SET outcome = 'delivered', finished_at = ?4, summary = ?5, error = NULL
-             WHERE program = ?1 AND kind = ?2 AND period = ?3",
-            params![key.program, key.kind.as_str(), key.period, now, summary],
-        )?;
-        let run_id: i64 = tx.query_row(
-            "SELECT id FROM runs WHERE program = ?1 AND kind = ?2 AND period = ?3",
-            params![key.program, key.kind.as_str(), key.period],
-            |r| r.get(0),
-        )?;
-        tx.execute("DELETE FROM snapshots WHERE run_id = ?1", [run_id])?;
-        // Only a resumed run needs them.
-        tx.execute("DELETE FROM posted_parts WHERE run_id = ?1", [run_id])?;
-        {
-            let mut insert = tx.prepare(
-                "INSERT INTO snapshots (run_id, epic_id, title, web_url, status, priority, health, due_date, section_hash, stale)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )?;
-            for s in snapshots {
-                insert.execute(params![
-                    run_id,
-                    s.epic_id,
-                    s.title,
-                    s.web_url,
-                    s.status,
-                    serde_json::to_string(&s.priority).expect("priority serialises"),
-                    serde_json::to_string(&s.health).expect("health serialises"),
-                    s.due_date,
-                    s.section_hash,
-                    s.stale,
-                ])?;
-            }
-        }
-        tx.commit()?;
-        Ok(())
+        on_backend!(self, db => db.record_delivered(key, now, summary, snapshots))
     }
 
     /// Marks the run failed with `error`; what was posted stays recorded for the retry.
-    pub fn record_failed(
+    pub async fn record_failed(
         &self,
         key: &RunKey,
         now: DateTime<Utc>,
         error: &str,
     ) -> Result<(), Error> {
-        self.update(
-            key,
-            "UPDATE runs SET outcome = 'failed', finished_at = ?4, error = ?5
-             WHERE program = ?1 AND kind = ?2 AND period = ?3",
-            params![key.program, key.kind.as_str(), key.period, now, error],
-        )
-    }
-
-    fn update(&self, key: &RunKey, sql: &str, params: impl rusqlite::Params) -> Result<(), Error> {
-        match self.conn().execute(sql, params)? {
-            0 => Err(no_run(key)),
-            _ => Ok(()),
-        }
+        on_backend!(self, db => db.record_failed(key, now, error))
     }
 
     /// The run `key`, if it exists.
-    pub fn run(&self, key: &RunKey) -> Result<Option<Run>, Error> {
-        get_run(&self.conn(), key)
+    pub async fn run(&self, key: &RunKey) -> Result<Option<Run>, Error> {
+        on_backend!(self, db => db.run(key))
     }
 
     /// Snapshots of the program's last delivered roll-up of a period before `period`
     /// (of any period when `None`).
-    pub fn previous_snapshots(
+    pub async fn previous_snapshots(
         &self,
         program: &str,
         period: Option<&str>,
     ) -> Result<Option<Vec<Snapshot>>, Error> {
-        let conn = self.conn();
-        let run_id: Option<i64> = conn
-            .query_row(
-                "SELECT id FROM runs WHERE program = ?1 AND kind = 'rollup' AND outcome = 'delivered' AND (?2 IS NULL OR period < ?2)
-                 ORDER BY period DESC LIMIT 1",
-                params![program, period],
-                |r| r.get(0),
-            )
-            .optional()?;
-        let Some(run_id) = run_id else {
-            return Ok(None);
-        };
-        snapshots_of_run(&conn, run_id).map(Some)
+        on_backend!(self, db => db.previous_snapshots(program, period))
     }
 
     /// The snapshots of `program`'s last `limit` delivered roll-ups of periods before
     /// `period`, oldest roll-up first: trends and due-date moves.
-    pub fn earlier_snapshots(
+    pub async fn earlier_snapshots(
         &self,
         program: &str,
         period: &str,
         limit: usize,
     ) -> Result<Vec<Vec<Snapshot>>, Error> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT id FROM runs WHERE program = ?1 AND kind = 'rollup' AND outcome = 'delivered' AND period < ?2
-             ORDER BY period DESC LIMIT ?3",
-        )?;
-        let ids = stmt.query_map(params![program, period, limit as i64], |r| {
-            r.get::<_, i64>(0)
-        })?;
-        let mut ids: Vec<i64> = ids.collect::<Result<_, _>>()?;
-        ids.reverse();
-        ids.into_iter()
-            .map(|id| snapshots_of_run(&conn, id))
-            .collect()
+        on_backend!(self, db => db.earlier_snapshots(program, period, limit))
     }
 
     /// The snapshots `program`'s roll-up of `period` delivered, if it was.
-    pub fn rollup_snapshots(
+    pub async fn rollup_snapshots(
         &self,
         program: &str,
         period: &str,
     ) -> Result<Option<Vec<Snapshot>>, Error> {
-        let conn = self.conn();
-        let run_id: Option<i64> = conn
-            .query_row(
-                "SELECT id FROM runs WHERE program = ?1 AND kind = 'rollup' AND period = ?2 AND outcome = 'delivered'",
-                params![program, period],
-                |r| r.get(0),
-            )
-            .optional()?;
-        run_id.map(|id| snapshots_of_run(&conn, id)).transpose()
+        on_backend!(self, db => db.rollup_snapshots(program, period))
     }
 
     /// `program`'s last `limit` delivered roll-ups up to and including `period`, oldest
     /// first.
-    pub fn recent_rollups(
+    pub async fn recent_rollups(
         &self,
         program: &str,
         period: &str,
         limit: usize,
     ) -> Result<Vec<Run>, Error> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {RUN_COLUMNS} FROM runs WHERE program = ?1 AND kind = 'rollup'
-             AND outcome = 'delivered' AND period <= ?2 ORDER BY period DESC LIMIT ?3"
-        ))?;
-        let rows = stmt.query_map(params![program, period, limit as i64], row_to_run)?;
-        let mut runs: Vec<Run> = rows
-            .map(|r| r?.map_err(Error::Data))
-            .collect::<Result<_, _>>()?;
-        runs.reverse();
-        Ok(runs)
+        on_backend!(self, db => db.recent_rollups(program, period, limit))
     }
 
     /// Runs, newest period first, optionally of one program.
-    pub fn history(&self, program: Option<&str>, limit: usize) -> Result<Vec<Run>, Error> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {RUN_COLUMNS} FROM runs WHERE ?1 IS NULL OR program = ?1
-             ORDER BY period DESC, program, kind LIMIT ?2"
-        ))?;
-        let rows = stmt.query_map(params![program, limit as i64], row_to_run)?;
-        rows.map(|r| r?.map_err(Error::Data)).collect()
+    pub async fn history(&self, program: Option<&str>, limit: usize) -> Result<Vec<Run>, Error> {
+        on_backend!(self, db => db.history(program, limit))
     }
 
     /// The last delivered run of each program and kind (for metrics at start).
-    pub fn last_successes(&self) -> Result<Vec<Run>, Error> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {RUN_COLUMNS} FROM runs r WHERE outcome = 'delivered' AND finished_at =
-               (SELECT MAX(finished_at) FROM runs s WHERE s.program = r.program AND s.kind = r.kind AND s.outcome = 'delivered')"
-        ))?;
-        let rows = stmt.query_map([], row_to_run)?;
-        rows.map(|r| r?.map_err(Error::Data)).collect()
+    pub async fn last_successes(&self) -> Result<Vec<Run>, Error> {
+        on_backend!(self, db => db.last_successes())
     }
 }
 
+impl RunKey {
+    /// The name the run is locked under while claimed.
+    fn lock_name(&self) -> String {
+        format!(
+            "rolly run {} {} {}",
+            self.program,
+            self.kind.as_str(),
+            self.period
+        )
+    }
+}
+
+/// The columns of a run, in the order both backends read them.
 const RUN_COLUMNS: &str =
     "id, program, kind, period, outcome, scheduled_at, started_at, finished_at, attempts,
     slack_channel, slack_ts, parts_posted, issue_url, summary, error";
@@ -591,111 +451,12 @@ fn no_run(key: &RunKey) -> Error {
     ))
 }
 
-fn get_run(conn: &Connection, key: &RunKey) -> Result<Option<Run>, Error> {
-    let run = conn
-        .query_row(
-            &format!(
-                "SELECT {RUN_COLUMNS} FROM runs WHERE program = ?1 AND kind = ?2 AND period = ?3"
-            ),
-            params![key.program, key.kind.as_str(), key.period],
-            row_to_run,
-        )
-        .optional()?;
-    run.transpose().map_err(Error::Data)
-}
-
-/// Reads a row; the inner `Err` is bad data (kept apart from SQL errors).
-fn row_to_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Run, String>> {
-    let outcome: String = r.get(4)?;
-    let summary: Option<String> = r.get(13)?;
-    let outcome = match Outcome::parse(&outcome) {
-        Ok(o) => o,
-        Err(e) => return Ok(Err(e.to_string())),
-    };
-    let summary = match summary
-        .map(|s| serde_json::from_str::<Summary>(&s))
+/// A stored summary, read back.
+fn parse_summary(text: Option<String>) -> Result<Option<Summary>, String> {
+    text.map(|s| serde_json::from_str::<Summary>(&s))
         .transpose()
-    {
-        Ok(s) => s,
-        Err(e) => return Ok(Err(format!("bad summary: {e}"))),
-    };
-    Ok(Ok(Run {
-        id: r.get(0)?,
-        program: r.get(1)?,
-        kind: r.get(2)?,
-        period: r.get(3)?,
-        outcome,
-        scheduled_at: r.get(5)?,
-        started_at: r.get(6)?,
-        finished_at: r.get(7)?,
-        attempts: r.get(8)?,
-        slack_channel: r.get(9)?,
-        slack_ts: r.get(10)?,
-        parts_posted: r.get(11)?,
-        issue_url: r.get(12)?,
-        summary,
-        error: r.get(14)?,
-    }))
-}
-
-fn migrate(conn: &mut Connection, path: &Path) -> Result<(), Error> {
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    let known = MIGRATIONS.len() as i64;
-    if version > known {
-        return Err(Error::TooNew {
-            path: path.into(),
-            found: version,
-            known,
-        });
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", i as i64 + 1)?;
-        tx.commit()?;
-        tracing::info!(path = %path.display(), version = i + 1, "state database migrated");
-    }
-    Ok(())
+        .map_err(|e| format!("bad summary: {e}"))
 }
 
 #[cfg(test)]
 mod tests;
-
-/// The snapshots of run `run_id`, by item id.
-fn snapshots_of_run(conn: &Connection, run_id: i64) -> Result<Vec<Snapshot>, Error> {
-    let mut stmt = conn.prepare(
-        "SELECT epic_id, title, web_url, status, priority, health, due_date, section_hash, stale
-         FROM snapshots WHERE run_id = ?1 ORDER BY epic_id",
-    )?;
-    let rows = stmt.query_map([run_id], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, Option<String>>(3)?,
-            r.get::<_, String>(4)?,
-            r.get::<_, String>(5)?,
-            r.get::<_, Option<chrono::NaiveDate>>(6)?,
-            r.get::<_, Option<String>>(7)?,
-            r.get::<_, bool>(8)?,
-        ))
-    })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (epic_id, title, web_url, status, priority, health, due_date, section_hash, stale) =
-            row?;
-        let bad = |e: serde_json::Error| Error::Data(format!("snapshot of {epic_id}: {e}"));
-        out.push(Snapshot {
-            priority: serde_json::from_str(&priority).map_err(bad)?,
-            health: serde_json::from_str(&health).map_err(bad)?,
-            epic_id,
-            title,
-            web_url,
-            status,
-            due_date,
-            section_hash,
-            stale,
-        });
-    }
-    Ok(out)
-}

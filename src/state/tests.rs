@@ -1,5 +1,7 @@
 use chrono::TimeZone;
 
+use std::sync::Arc;
+
 use super::*;
 use crate::model::extract::{Health, Priority};
 
@@ -29,48 +31,53 @@ fn snapshot(id: &str) -> Snapshot {
     }
 }
 
-#[test]
-fn first_claim_is_fresh_and_a_delivered_period_is_not_run_again() {
-    let s = Store::in_memory().unwrap();
+async fn first_claim_is_fresh_and_a_delivered_period_is_not_run_again(
+    s: Arc<Store>,
+    _other: Arc<Store>,
+) {
     assert!(matches!(
-        s.claim(&key("2026-W48"), t(8), t(8), false).unwrap(),
-        Claim::Fresh(_)
+        s.claim(&key("2026-W48"), t(8), t(8), false).await.unwrap(),
+        Claim::Fresh(..)
     ));
     s.record_posted(&key("2026-W48"), "C1", "1.0", 1, &[])
+        .await
         .unwrap();
     s.record_delivered(&key("2026-W48"), t(9), None, &[])
+        .await
         .unwrap();
-    match s.claim(&key("2026-W48"), t(8), t(10), false).unwrap() {
+    match s.claim(&key("2026-W48"), t(8), t(10), false).await.unwrap() {
         Claim::AlreadyDelivered(run) => assert_eq!(run.slack_ts.as_deref(), Some("1.0")),
         other => panic!("expected AlreadyDelivered, got {other:?}"),
     }
 }
 
-#[test]
-fn force_runs_a_delivered_period_again_from_scratch() {
-    let s = Store::in_memory().unwrap();
-    s.claim(&key("2026-W48"), t(8), t(8), false).unwrap();
+async fn force_runs_a_delivered_period_again_from_scratch(s: Arc<Store>, _other: Arc<Store>) {
+    s.claim(&key("2026-W48"), t(8), t(8), false).await.unwrap();
     s.record_posted(&key("2026-W48"), "C1", "1.0", 3, &[])
+        .await
         .unwrap();
     s.record_delivered(&key("2026-W48"), t(9), None, &[])
+        .await
         .unwrap();
-    match s.claim(&key("2026-W48"), t(8), t(10), true).unwrap() {
-        Claim::Fresh(run) => {
+    match s.claim(&key("2026-W48"), t(8), t(10), true).await.unwrap() {
+        Claim::Fresh(run, _) => {
             assert_eq!((run.slack_ts, run.parts_posted, run.attempts), (None, 0, 2));
         }
         other => panic!("expected Fresh, got {other:?}"),
     }
 }
 
-#[test]
-fn a_run_interrupted_after_posting_resumes_where_it_stopped() {
-    let s = Store::in_memory().unwrap();
-    s.claim(&key("2026-W48"), t(8), t(8), false).unwrap();
+async fn a_run_interrupted_after_posting_resumes_where_it_stopped(
+    s: Arc<Store>,
+    _other: Arc<Store>,
+) {
+    s.claim(&key("2026-W48"), t(8), t(8), false).await.unwrap();
     s.record_posted(&key("2026-W48"), "C1", "1.0", 2, &[])
+        .await
         .unwrap();
     // the process dies here; the next attempt:
-    match s.claim(&key("2026-W48"), t(8), t(9), false).unwrap() {
-        Claim::Resume(run) => assert_eq!(
+    match s.claim(&key("2026-W48"), t(8), t(9), false).await.unwrap() {
+        Claim::Resume(run, _) => assert_eq!(
             (run.slack_ts.as_deref(), run.parts_posted),
             (Some("1.0"), 2)
         ),
@@ -78,23 +85,27 @@ fn a_run_interrupted_after_posting_resumes_where_it_stopped() {
     }
 }
 
-#[test]
-fn what_posted_parts_carried_is_kept_until_the_run_is_delivered_or_forced_again() {
-    let s = Store::in_memory().unwrap();
+async fn what_posted_parts_carried_is_kept_until_the_run_is_delivered_or_forced_again(
+    s: Arc<Store>,
+    _other: Arc<Store>,
+) {
     let k = key("2026-W48");
-    s.claim(&k, t(8), t(8), false).unwrap();
+    s.claim(&k, t(8), t(8), false).await.unwrap();
     let entry = |id: &str| Piece::Entry(id.to_owned());
     let carried = |ids: &[&str]| ids.iter().map(|id| entry(id)).collect::<Vec<_>>();
     s.record_posted(&k, "C1", "1.0", 1, &[entry("e1"), Piece::NoEntries])
+        .await
         .unwrap();
     s.record_posted(&k, "C1", "1.0", 2, &[entry("e3"), Piece::Departed(0)])
+        .await
         .unwrap();
     let other = key("2026-W49");
-    s.claim(&other, t(8), t(8), false).unwrap();
+    s.claim(&other, t(8), t(8), false).await.unwrap();
     s.record_posted(&other, "C1", "2.0", 1, &carried(&["e9"]))
+        .await
         .unwrap();
 
-    let pieces = s.posted_pieces(&k).unwrap();
+    let pieces = s.posted_pieces(&k).await.unwrap();
     let expected = [
         entry("e1"),
         Piece::NoEntries,
@@ -103,111 +114,375 @@ fn what_posted_parts_carried_is_kept_until_the_run_is_delivered_or_forced_again(
     ];
     assert_eq!(pieces, expected.into());
 
-    s.record_delivered(&k, t(9), None, &[]).unwrap();
+    s.record_delivered(&k, t(9), None, &[]).await.unwrap();
     assert!(
-        s.posted_pieces(&k).unwrap().is_empty(),
+        s.posted_pieces(&k).await.unwrap().is_empty(),
         "delivered: not needed"
     );
-    assert_eq!(s.posted_pieces(&other).unwrap().len(), 1);
+    assert_eq!(s.posted_pieces(&other).await.unwrap().len(), 1);
 
     // A forced run starts over, whatever an earlier attempt of it recorded.
     s.record_posted(&k, "C1", "1.0", 1, &carried(&["e1"]))
+        .await
         .unwrap();
-    s.claim(&k, t(8), t(10), true).unwrap();
-    assert!(s.posted_pieces(&k).unwrap().is_empty());
+    s.claim(&k, t(8), t(10), true).await.unwrap();
+    assert!(s.posted_pieces(&k).await.unwrap().is_empty());
 }
 
-#[test]
-fn a_failed_run_that_posted_nothing_is_claimed_fresh_and_counts_attempts() {
-    let s = Store::in_memory().unwrap();
-    s.claim(&key("2026-W48"), t(8), t(8), false).unwrap();
+async fn a_failed_run_that_posted_nothing_is_claimed_fresh_and_counts_attempts(
+    s: Arc<Store>,
+    _other: Arc<Store>,
+) {
+    s.claim(&key("2026-W48"), t(8), t(8), false).await.unwrap();
     s.record_failed(&key("2026-W48"), t(8), "GitLab said no")
+        .await
         .unwrap();
     assert_eq!(
-        s.run(&key("2026-W48")).unwrap().unwrap().error.as_deref(),
+        s.run(&key("2026-W48"))
+            .await
+            .unwrap()
+            .unwrap()
+            .error
+            .as_deref(),
         Some("GitLab said no")
     );
-    match s.claim(&key("2026-W48"), t(8), t(9), false).unwrap() {
-        Claim::Fresh(run) => assert_eq!((run.attempts, run.error), (2, None)),
+    match s.claim(&key("2026-W48"), t(8), t(9), false).await.unwrap() {
+        Claim::Fresh(run, _) => assert_eq!((run.attempts, run.error), (2, None)),
         other => panic!("expected Fresh, got {other:?}"),
     }
 }
 
-#[test]
-fn previous_snapshots_come_from_the_last_delivered_earlier_period() {
+async fn previous_snapshots_come_from_the_last_delivered_earlier_period(
+    s: Arc<Store>,
+    _other: Arc<Store>,
+) {
     let compared = snapshot;
-    let s = Store::in_memory().unwrap();
-    assert_eq!(s.previous_snapshots("crm", Some("2026-W48")).unwrap(), None);
+    assert_eq!(
+        s.previous_snapshots("crm", Some("2026-W48")).await.unwrap(),
+        None
+    );
     for (period, id) in [("2026-W46", "a"), ("2026-W47", "b")] {
-        s.claim(&key(period), t(8), t(8), false).unwrap();
+        s.claim(&key(period), t(8), t(8), false).await.unwrap();
         s.record_delivered(&key(period), t(8), None, &[snapshot(id)])
+            .await
             .unwrap();
     }
     // a failed later period does not count
-    s.claim(&key("2026-W48"), t(8), t(8), false).unwrap();
-    s.record_failed(&key("2026-W48"), t(8), "x").unwrap();
+    s.claim(&key("2026-W48"), t(8), t(8), false).await.unwrap();
+    s.record_failed(&key("2026-W48"), t(8), "x").await.unwrap();
     assert_eq!(
-        s.previous_snapshots("crm", Some("2026-W49")).unwrap(),
+        s.previous_snapshots("crm", Some("2026-W49")).await.unwrap(),
         Some(vec![compared("b")])
     );
     assert_eq!(
-        s.previous_snapshots("crm", Some("2026-W47")).unwrap(),
+        s.previous_snapshots("crm", Some("2026-W47")).await.unwrap(),
         Some(vec![compared("a")])
     );
     assert_eq!(
-        s.previous_snapshots("other", Some("2026-W49")).unwrap(),
+        s.previous_snapshots("other", Some("2026-W49"))
+            .await
+            .unwrap(),
         None
     );
     assert_eq!(
-        s.previous_snapshots("crm", None).unwrap(),
+        s.previous_snapshots("crm", None).await.unwrap(),
         Some(vec![compared("b")])
     );
 }
 
-#[test]
-fn history_lists_runs_newest_period_first_with_summary() {
-    let s = Store::in_memory().unwrap();
+async fn history_lists_runs_newest_period_first_with_summary(s: Arc<Store>, _other: Arc<Store>) {
     let summary = Summary {
         total: 3,
         at_risk: 1,
         ..Summary::default()
     };
     for period in ["2026-W47", "2026-W48"] {
-        s.claim(&key(period), t(8), t(8), false).unwrap();
+        s.claim(&key(period), t(8), t(8), false).await.unwrap();
         s.record_delivered(&key(period), t(9), Some(&summary), &[])
+            .await
             .unwrap();
     }
-    let h = s.history(Some("crm"), 10).unwrap();
+    let h = s.history(Some("crm"), 10).await.unwrap();
     assert_eq!(
         h.iter().map(|r| r.period.as_str()).collect::<Vec<_>>(),
         ["2026-W48", "2026-W47"]
     );
     assert_eq!(h[0].summary.as_ref().unwrap().at_risk, 1);
-    assert!(s.history(Some("nope"), 10).unwrap().is_empty());
+    assert!(s.history(Some("nope"), 10).await.unwrap().is_empty());
 }
 
-#[test]
-fn reopening_a_file_keeps_its_data_and_schema() {
+async fn a_claimed_run_is_busy_for_every_other_claim_until_its_guard_is_dropped(
+    s: Arc<Store>,
+    other: Arc<Store>,
+) {
+    let k = key("2026-W48");
+    let Claim::Fresh(_, guard) = s.claim(&k, t(8), t(8), false).await.unwrap() else {
+        panic!("expected Fresh");
+    };
+    assert!(matches!(
+        s.claim(&k, t(8), t(8), false).await.unwrap(),
+        Claim::Busy
+    ));
+    assert!(matches!(
+        other.claim(&k, t(8), t(8), false).await.unwrap(),
+        Claim::Busy
+    ));
+    // Other runs are not held up.
+    assert!(matches!(
+        other
+            .claim(&key("2026-W49"), t(8), t(8), false)
+            .await
+            .unwrap(),
+        Claim::Fresh(..)
+    ));
+    drop(guard);
+    // The release reaches the database shortly after the drop.
+    let mut claim = other.claim(&k, t(8), t(9), false).await.unwrap();
+    for _ in 0..50 {
+        if !matches!(claim, Claim::Busy) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        claim = other.claim(&k, t(8), t(9), false).await.unwrap();
+    }
+    assert!(matches!(claim, Claim::Fresh(..)), "{claim:?}");
+}
+
+async fn of_many_racing_claims_exactly_one_wins(s: Arc<Store>, other: Arc<Store>) {
+    let k = key("2026-W48");
+    let claims = (0..8).map(|i| {
+        let (store, k) = (if i % 2 == 0 { &s } else { &other }, &k);
+        async move { store.claim(k, t(8), t(8), false).await.unwrap() }
+    });
+    let claims = futures::future::join_all(claims).await;
+    let won = claims
+        .iter()
+        .filter(|c| matches!(c, Claim::Fresh(..) | Claim::Resume(..)))
+        .count();
+    assert_eq!(won, 1, "{claims:?}");
+    assert_eq!(s.run(&k).await.unwrap().unwrap().attempts, 1);
+}
+
+async fn last_successes_are_the_latest_delivered_run_of_each_program_and_kind(
+    s: Arc<Store>,
+    _other: Arc<Store>,
+) {
+    for (period, hour) in [("2026-W47", 8), ("2026-W48", 9)] {
+        drop(s.claim(&key(period), t(8), t(8), false).await.unwrap());
+        s.record_delivered(&key(period), t(hour), None, &[])
+            .await
+            .unwrap();
+    }
+    let failed = key("2026-W49");
+    drop(s.claim(&failed, t(8), t(8), false).await.unwrap());
+    s.record_failed(&failed, t(10), "x").await.unwrap();
+    let last = s.last_successes().await.unwrap();
+    assert_eq!(
+        last.iter()
+            .map(|r| (r.period.as_str(), r.finished_at))
+            .collect::<Vec<_>>(),
+        [("2026-W48", Some(t(9)))]
+    );
+}
+
+async fn snapshots_and_recent_rollups_read_back_as_written(s: Arc<Store>, _other: Arc<Store>) {
+    let summary = Summary {
+        total: 2,
+        ..Summary::default()
+    };
+    for period in ["2026-W46", "2026-W47", "2026-W48"] {
+        drop(s.claim(&key(period), t(8), t(8), false).await.unwrap());
+        let mut stale = snapshot("b");
+        stale.stale = true;
+        stale.due_date = None;
+        stale.status = None;
+        s.record_delivered(
+            &key(period),
+            t(9),
+            Some(&summary),
+            &[snapshot("a"), stale.clone()],
+        )
+        .await
+        .unwrap();
+    }
+    let written = s
+        .rollup_snapshots("crm", "2026-W47")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(written[0], snapshot("a"));
+    assert!(written[1].stale && written[1].due_date.is_none());
+    assert_eq!(s.rollup_snapshots("crm", "2026-W49").await.unwrap(), None);
+    let earlier = s.earlier_snapshots("crm", "2026-W48", 5).await.unwrap();
+    assert_eq!(earlier.len(), 2, "W46 and W47, oldest first");
+    let recent = s.recent_rollups("crm", "2026-W47", 5).await.unwrap();
+    assert_eq!(
+        recent.iter().map(|r| r.period.as_str()).collect::<Vec<_>>(),
+        ["2026-W46", "2026-W47"]
+    );
+    assert_eq!(recent[1].summary.as_ref().unwrap().total, 2);
+}
+
+/// Runs each test of the suite on SQLite and, when a server is given, on PostgreSQL.
+macro_rules! suite {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let s = std::sync::Arc::new(super::Store::in_memory().unwrap());
+                    super::$name(s.clone(), s).await;
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test]
+                #[ignore = "needs PostgreSQL: set ROLLY_TEST_POSTGRES_URL (README, Development)"]
+                async fn $name() {
+                    let (a, b) = super::postgres_pair().await;
+                    super::$name(a, b).await;
+                }
+            )*
+        }
+    };
+}
+
+suite!(
+    first_claim_is_fresh_and_a_delivered_period_is_not_run_again,
+    force_runs_a_delivered_period_again_from_scratch,
+    a_run_interrupted_after_posting_resumes_where_it_stopped,
+    what_posted_parts_carried_is_kept_until_the_run_is_delivered_or_forced_again,
+    a_failed_run_that_posted_nothing_is_claimed_fresh_and_counts_attempts,
+    previous_snapshots_come_from_the_last_delivered_earlier_period,
+    history_lists_runs_newest_period_first_with_summary,
+    a_claimed_run_is_busy_for_every_other_claim_until_its_guard_is_dropped,
+    of_many_racing_claims_exactly_one_wins,
+    last_successes_are_the_latest_delivered_run_of_each_program_and_kind,
+    snapshots_and_recent_rollups_read_back_as_written,
+);
+
+/// Settings for a schema of its own in the test server, so tests run side by side.
+async fn postgres_settings() -> crate::config::PostgresSettings {
+    let url = std::env::var("ROLLY_TEST_POSTGRES_URL")
+        .expect("ROLLY_TEST_POSTGRES_URL names the test server, e.g. postgres://postgres@127.0.0.1:5432/postgres");
+    let config: tokio_postgres::Config = url.parse().expect("a PostgreSQL URL");
+    let schema = format!(
+        "t_{}_{}",
+        std::process::id(),
+        SCHEMAS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let (client, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    client
+        .batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+        ))
+        .await
+        .unwrap();
+    let mut config = config;
+    config.options(format!("-c search_path={schema}"));
+    crate::config::PostgresSettings {
+        config,
+        ca_file: None,
+    }
+}
+
+static SCHEMAS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Two stores on one fresh schema: two processes' worth of sessions.
+async fn postgres_pair() -> (Arc<Store>, Arc<Store>) {
+    let settings = postgres_settings().await;
+    let a = Store::connect(&settings, true).await.unwrap();
+    let b = Store::connect(&settings, true).await.unwrap();
+    (Arc::new(a), Arc::new(b))
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL: set ROLLY_TEST_POSTGRES_URL (README, Development)"]
+async fn postgres_schema_is_migrated_once_and_a_newer_one_is_refused() {
+    let settings = postgres_settings().await;
+    let (a, b) = tokio::join!(
+        Store::connect(&settings, true),
+        Store::connect(&settings, true)
+    );
+    let (a, _b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.version().await.unwrap(), Store::known_version());
+    assert_eq!(sqlite::MIGRATIONS.len(), postgres::MIGRATIONS.len());
+
+    let (client, connection) = settings
+        .config
+        .connect(tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .batch_execute("UPDATE rolly_schema SET version = 99")
+        .await
+        .unwrap();
+    let err = Store::connect(&settings, true).await.unwrap_err();
+    assert!(err.to_string().contains("newer rolly"), "{err}");
+    let err = Store::connect(&settings, false).await.unwrap_err();
+    assert!(err.to_string().contains("rolly migrate"), "{err}");
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL: set ROLLY_TEST_POSTGRES_URL (README, Development)"]
+async fn postgres_leadership_passes_to_a_standby_when_the_leaders_session_ends() {
+    let (a, b) = postgres_pair().await;
+    let poll = std::time::Duration::from_millis(50);
+    let leader = a.lead(poll).await;
+    let standby = tokio::spawn(async move { b.lead(poll).await });
+    tokio::time::sleep(poll * 6).await;
+    assert!(!standby.is_finished(), "two leaders at once");
+
+    // The server ends the leader's session, as when its machine vanishes.
+    let settings = postgres_settings().await;
+    let (client, connection) = settings
+        .config
+        .connect(tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .batch_execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()",
+        )
+        .await
+        .unwrap();
+    let reason = tokio::time::timeout(std::time::Duration::from_secs(10), leader.lost())
+        .await
+        .expect("the leader notices");
+    assert!(reason.contains("leader lock"), "{reason}");
+    tokio::time::timeout(std::time::Duration::from_secs(5), standby)
+        .await
+        .expect("the standby takes over")
+        .unwrap();
+}
+
+#[tokio::test]
+async fn reopening_a_file_keeps_its_data_and_schema() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nested/state.db");
     {
         let s = Store::open(&path).unwrap();
-        s.claim(&key("2026-W48"), t(8), t(8), false).unwrap();
+        s.claim(&key("2026-W48"), t(8), t(8), false).await.unwrap();
         s.record_delivered(&key("2026-W48"), t(9), None, &[snapshot("a")])
+            .await
             .unwrap();
     }
     let s = Store::open(&path).unwrap();
     assert!(matches!(
-        s.claim(&key("2026-W48"), t(8), t(10), false).unwrap(),
-        Claim::AlreadyDelivered(_)
+        s.claim(&key("2026-W48"), t(8), t(10), false).await.unwrap(),
+        Claim::AlreadyDelivered(..)
     ));
 }
 
-#[test]
-fn a_database_from_a_newer_rolly_is_refused() {
+#[tokio::test]
+async fn a_database_from_a_newer_rolly_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.db");
-    Connection::open(&path)
+    rusqlite::Connection::open(&path)
         .unwrap()
         .pragma_update(None, "user_version", 99)
         .unwrap();
@@ -215,13 +490,13 @@ fn a_database_from_a_newer_rolly_is_refused() {
     assert!(err.to_string().contains("newer rolly"), "{err}");
 }
 
-#[test]
-fn a_file_of_schema_two_is_upgraded_keeping_its_runs_and_snapshots() {
+#[tokio::test]
+async fn a_sqlite_file_of_schema_two_is_upgraded_keeping_its_runs_and_snapshots() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.db");
     {
-        let mut conn = Connection::open(&path).unwrap();
-        for sql in &MIGRATIONS[..2] {
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        for sql in &sqlite::MIGRATIONS[..2] {
             conn.execute_batch(sql).unwrap();
         }
         conn.pragma_update(None, "user_version", 2).unwrap();
@@ -245,13 +520,10 @@ fn a_file_of_schema_two_is_upgraded_keeping_its_runs_and_snapshots() {
 
     let previous = s
         .previous_snapshots("crm", Some("2026-W48"))
+        .await
         .unwrap()
         .unwrap();
     assert_eq!(previous.len(), 1);
     assert_eq!(previous[0].section_hash.as_deref(), Some("abc"));
-    let version: i64 = s
-        .conn()
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(version, MIGRATIONS.len() as i64);
+    assert_eq!(s.version().await.unwrap(), Store::known_version());
 }

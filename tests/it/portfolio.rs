@@ -75,7 +75,7 @@ async fn a_portfolio_posts_one_message_linking_both_rollups_worst_first_and_neve
         "the program with an item at risk comes first: {text}"
     );
 
-    app.restart();
+    app.restart().await;
     let again = deliver_portfolio(&app.svc, &app.config, &portfolio, portfolio_time(), false)
         .await
         .unwrap();

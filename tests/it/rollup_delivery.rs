@@ -189,7 +189,13 @@ async fn not_in_channel_fails_naming_the_channel_and_the_fix_and_is_recorded() {
         1,
         "not retried"
     );
-    let run = app.svc.store.history(Some("crm"), 1).unwrap().remove(0);
+    let run = app
+        .svc
+        .store
+        .history(Some("crm"), 1)
+        .await
+        .unwrap()
+        .remove(0);
     assert_eq!(run.outcome, Outcome::Failed);
     assert!(run.error.unwrap().contains("chat:write.public"));
 }
@@ -203,7 +209,7 @@ async fn a_second_run_for_the_same_period_is_skipped_and_force_runs_it() {
         deliver(&app, false).await.unwrap(),
         Delivery::Delivered { .. }
     ));
-    app.restart();
+    app.restart().await;
     app.clock.set(monday() + Duration::hours(30)); // Tuesday, same ISO week
     assert!(matches!(
         deliver(&app, false).await.unwrap(),
@@ -228,8 +234,9 @@ async fn a_crash_between_the_post_and_recording_it_does_not_post_twice() {
         app.svc
             .store
             .claim(&key, monday(), monday(), false)
+            .await
             .unwrap(),
-        Claim::Fresh(_)
+        Claim::Fresh(..)
     ));
     let tag = MessageTag {
         event_type: ROLLUP_EVENT.into(),
@@ -249,7 +256,7 @@ async fn a_crash_between_the_post_and_recording_it_does_not_post_twice() {
         .await
         .unwrap();
     // The restarted process runs it again.
-    app.restart();
+    app.restart().await;
     let delivery = deliver(&app, false).await.unwrap();
     assert_eq!(
         app.slack.requests_to("chat.postMessage").await.len(),
@@ -261,7 +268,7 @@ async fn a_crash_between_the_post_and_recording_it_does_not_post_twice() {
     };
     assert_eq!(ts, app.slack.posts()[0].ts, "the earlier post was adopted");
     assert_eq!(
-        app.svc.store.run(&key).unwrap().unwrap().outcome,
+        app.svc.store.run(&key).await.unwrap().unwrap().outcome,
         Outcome::Delivered
     );
 }
@@ -273,7 +280,7 @@ async fn a_lost_state_file_does_not_post_the_period_again() {
         .add_group(GROUP, vec![with_section(epic("A"), "ok")]);
     deliver(&app, false).await.unwrap();
     std::fs::remove_file(&app.config.state.path).unwrap();
-    app.restart();
+    app.restart().await;
     deliver(&app, false).await.unwrap();
     assert_eq!(app.slack.requests_to("chat.postMessage").await.len(), 1);
 }
@@ -417,7 +424,7 @@ async fn the_rollup_issue_is_created_with_tags_and_label_and_the_earlier_one_clo
         "Slack links the issue"
     );
     assert_eq!(
-        app.svc.store.history(Some("crm"), 1).unwrap()[0]
+        app.svc.store.history(Some("crm"), 1).await.unwrap()[0]
             .issue_url
             .as_deref(),
         Some(url.as_str())
@@ -552,7 +559,7 @@ async fn the_second_week_shows_status_changes_new_and_departed_epics_and_stale_s
         text.contains("Stale: unchanged since the last roll-up"),
         "{text}"
     );
-    let summary = app.svc.store.history(Some("crm"), 1).unwrap()[0]
+    let summary = app.svc.store.history(Some("crm"), 1).await.unwrap()[0]
         .summary
         .clone()
         .unwrap();

@@ -184,6 +184,7 @@ reminder_schedule = "0 9 * * FRI"
     let app = rolly::App::builder(config, rolly::StateAccess::Exclusive)
         .clock(clock.clone())
         .build()
+        .await
         .unwrap();
     let shutdown = tokio_util::sync::CancellationToken::new();
     let daemon = tokio::spawn(app.run_daemon(handle, shutdown.clone()));

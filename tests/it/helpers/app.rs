@@ -74,7 +74,7 @@ slack_channel = "{CHANNEL}"
         .into();
         let config = Config::from_toml(&toml, &env, TokenNeeds::ALL).unwrap();
         let clock = Arc::new(FixedClock::new(monday()));
-        let app = build(config, clock.clone());
+        let app = build(config, clock.clone()).await;
         Self {
             gitlab,
             slack,
@@ -92,19 +92,20 @@ slack_channel = "{CHANNEL}"
     }
 
     /// rolly started again on the same state file (a restarted process).
-    pub fn restart(&mut self) {
+    pub async fn restart(&mut self) {
         drop(self.app.take());
-        let app = build((*self.config).clone(), self.clock.clone());
+        let app = build((*self.config).clone(), self.clock.clone()).await;
         self.svc = app.services.clone();
         self.app = Some(app);
     }
 }
 
 /// rolly as `rolly once` builds it, with the test's clock and millisecond retries.
-fn build(config: Config, clock: Arc<FixedClock>) -> App {
+async fn build(config: Config, clock: Arc<FixedClock>) -> App {
     App::builder(config, StateAccess::Exclusive)
         .clock(clock)
         .retry(RetryPolicy::fast(3))
         .build()
+        .await
         .unwrap()
 }
