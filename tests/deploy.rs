@@ -103,6 +103,49 @@ fn the_prometheus_rules_alert_on_a_missing_rollup_and_failing_runs() {
         "{missing}"
     );
     assert!(expr("RollyRunsFailing").contains("rolly_runs_total{outcome=\"failed\"}"));
+    // With replicas, a standby's gauge stays where it was at its start: the newest counts.
+    assert!(missing.contains("max by (program)"), "{missing}");
+    assert!(expr("RollyNoLeader").contains("sum(rolly_leader) == 0"));
+}
+
+#[test]
+fn the_postgres_manifest_runs_two_replicas_that_roll_one_at_a_time_without_a_volume() {
+    let docs = documents("deploy/kubernetes/rolly-postgres.yaml");
+    let deployment = of_kind(&docs, "Deployment");
+    assert_eq!(deployment["spec"]["replicas"], 2);
+    let strategy = &deployment["spec"]["strategy"];
+    assert_eq!(strategy["type"], "RollingUpdate");
+    assert_eq!(strategy["rollingUpdate"]["maxUnavailable"], 0);
+    let pod = &deployment["spec"]["template"]["spec"];
+    assert_eq!(pod["automountServiceAccountToken"], false);
+    assert!(
+        pod["volumes"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .all(|v| v.get("persistentVolumeClaim").is_none()),
+        "no state volume"
+    );
+    assert!(docs.iter().all(|d| d["kind"] != "PersistentVolumeClaim"));
+    assert_eq!(
+        of_kind(&docs, "PodDisruptionBudget")["spec"]["minAvailable"],
+        1
+    );
+
+    // The config it mounts is valid and keeps the password out of the file.
+    let toml = of_kind(&docs, "ConfigMap")["data"]["rolly.toml"]
+        .as_str()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let toml = toml.replace("/run/secrets/rolly", &dir.path().display().to_string());
+    for secret in ["gitlab-token", "slack-token", "postgres-password"] {
+        std::fs::write(dir.path().join(secret), "s3cret").unwrap();
+    }
+    let config = rolly::Config::from_toml(&toml, &Default::default(), rolly::TokenNeeds::ALL)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let postgres = config.state.postgres.expect("state in PostgreSQL");
+    assert_eq!(postgres.config.get_password(), Some(&b"s3cret"[..]));
+    assert!(!toml.contains("s3cret"));
 }
 
 #[test]

@@ -16,6 +16,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, TokenNeeds};
 use crate::jobs::rollup::ROLLUP_EVENT;
 use crate::slack::{Error as SlackError, MessageTag};
+use crate::state::Store;
 
 pub(super) async fn run(path: &Path, offline: bool) -> anyhow::Result<()> {
     let needs = if offline {
@@ -94,6 +95,27 @@ async fn check_online(config: Config) -> usize {
         println!("{} {line}", if ok { "ok  " } else { "FAIL" });
         failures += usize::from(!ok);
     };
+    if let Some(postgres) = &config.state.postgres {
+        let known = Store::known_version();
+        match Store::probe(postgres).await {
+            Ok(version) if version == known => report(
+                true,
+                format!("PostgreSQL {}: schema version {version}", postgres.target()),
+            ),
+            Ok(version) if version < known => println!(
+                "warn PostgreSQL {}: schema version {version} of {known}; `rolly migrate` or the first start brings it up to date",
+                postgres.target()
+            ),
+            Ok(version) => report(
+                false,
+                format!(
+                    "PostgreSQL {}: schema version {version} is newer than this rolly's {known}",
+                    postgres.target()
+                ),
+            ),
+            Err(e) => report(false, format!("PostgreSQL: {e}")),
+        }
+    }
     match svc.gitlab.current_user().await {
         Ok(user) => report(
             true,

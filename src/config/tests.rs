@@ -361,3 +361,84 @@ fn phases_are_read_by_title_or_label_and_nothing_else() {
     let p = one_problem(&program_with("phases = \"children\""));
     assert_eq!(p.key, "program[0].phases");
 }
+
+fn with_state(state: &str) -> String {
+    format!("[state]\n{state}\n{MINIMAL}")
+}
+
+#[test]
+fn a_postgres_url_takes_its_password_from_a_file_or_the_environment_never_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("pw");
+    std::fs::write(&secret, "s3cret\n").unwrap();
+    let from_file = with_state(&format!(
+        "url = \"postgres://rolly@db.internal:6432/rolly\"\npassword_file = \"{}\"",
+        secret.display()
+    ));
+    let c = Config::from_toml(&from_file, &tokens(), TokenNeeds::NONE).unwrap();
+    let pg = c.state.postgres.unwrap();
+    assert_eq!(pg.config.get_password(), Some(&b"s3cret"[..]));
+    assert_eq!(pg.target(), "db.internal:6432/rolly");
+    assert!(!format!("{:?}", pg.config).contains("s3cret"));
+
+    let from_env =
+        with_state("url = \"postgres://rolly@db/rolly\"\npassword_env = \"ROLLY_DB_PASSWORD\"");
+    let e = env(&[("ROLLY_DB_PASSWORD", "pw2")]);
+    let c = Config::from_toml(&from_env, &e, TokenNeeds::NONE).unwrap();
+    assert_eq!(
+        c.state.postgres.unwrap().config.get_password(),
+        Some(&b"pw2"[..])
+    );
+    let p = one_problem(&from_env);
+    assert_eq!(p.key, "state.password_env");
+    assert!(p.message.contains("ROLLY_DB_PASSWORD"), "{}", p.message);
+
+    let in_file = with_state("url = \"postgres://rolly:hunter2@db/rolly\"");
+    let p = one_problem(&in_file);
+    assert_eq!(p.key, "state.url");
+    assert!(p.message.contains("password_file"), "{}", p.message);
+    assert!(!p.message.contains("hunter2"), "{}", p.message);
+    // Handed over whole by the platform, as an environment variable: accepted.
+    let e = env(&[("ROLLY__STATE__URL", "postgres://rolly:hunter2@db/rolly")]);
+    let c = Config::from_toml(MINIMAL, &e, TokenNeeds::NONE).unwrap();
+    assert_eq!(
+        c.state.postgres.unwrap().config.get_password(),
+        Some(&b"hunter2"[..])
+    );
+}
+
+#[test]
+fn postgres_tls_modes_of_libpq_are_understood() {
+    use tokio_postgres::config::SslMode;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, "-----BEGIN CERTIFICATE-----\n").unwrap();
+    let url = format!(
+        "url = \"postgres://rolly@db/rolly?sslmode=verify-full&sslrootcert={}&application_name=pmo\"",
+        ca.display()
+    );
+    let c = Config::from_toml(&with_state(&url), &tokens(), TokenNeeds::NONE).unwrap();
+    let pg = c.state.postgres.unwrap();
+    assert_eq!(pg.config.get_ssl_mode(), SslMode::Require);
+    assert_eq!(pg.ca_file.as_deref(), Some(ca.as_path()));
+    assert_eq!(pg.config.get_application_name(), Some("pmo"));
+
+    let p = one_problem(&with_state("url = \"postgres://db/rolly?sslmode=allow\""));
+    assert_eq!(p.key, "state.url");
+    assert!(p.message.contains("sslmode=allow"), "{}", p.message);
+    let p = one_problem(&with_state("url = \"mysql://db/rolly\""));
+    assert!(p.message.contains("postgres://"), "{}", p.message);
+    let p = one_problem(&with_state(
+        "url = \"postgres://db/rolly\"\nca_file = \"/nonexistent/ca.pem\"",
+    ));
+    assert_eq!(p.key, "state.ca_file");
+}
+
+#[test]
+fn without_a_url_the_state_is_the_sqlite_file() {
+    let c = Config::from_toml(MINIMAL, &tokens(), TokenNeeds::NONE).unwrap();
+    assert!(c.state.postgres.is_none());
+    let e = env(&[("ROLLY__STATE__URL", "postgres://rolly@db/rolly")]);
+    let c = Config::from_toml(&with_state("path = \"x.db\""), &e, TokenNeeds::NONE).unwrap();
+    assert!(c.state.postgres.is_some(), "the url wins over the path");
+}

@@ -257,6 +257,12 @@ impl Store {
             .map(|db| Self::new(Backend::Postgres(Box::new(db))))
     }
 
+    /// Reaches PostgreSQL once, changing nothing, and returns the schema version there
+    /// (0 before the first migration).
+    pub async fn probe(settings: &PostgresSettings) -> Result<i64, Error> {
+        postgres::probe(settings).await
+    }
+
     /// `postgres` or `sqlite`.
     pub fn backend(&self) -> &'static str {
         match self.backend {
@@ -310,7 +316,15 @@ impl Store {
         if let Backend::Postgres(db) = &self.backend {
             match db.try_lock(&guard.name).await? {
                 Some(lock) => guard._session = Some(lock),
-                None => return Ok(Claim::Busy),
+                // The holder may have just delivered it and not yet let go.
+                None => {
+                    return Ok(match db.run(key).await? {
+                        Some(run) if run.outcome == Outcome::Delivered && !force => {
+                            Claim::AlreadyDelivered(run)
+                        }
+                        _ => Claim::Busy,
+                    });
+                }
             }
         }
         let claimed = on_backend!(self, db => db.claim(key, scheduled_at, now, force))?;

@@ -137,6 +137,13 @@ impl Connector {
     }
 }
 
+/// Connects once, without migrating, and returns the schema version found: whether the
+/// database is reachable with these settings, for `rolly check`.
+pub async fn probe(settings: &PostgresSettings) -> Result<i64, Error> {
+    let session = Connector::new(settings)?.session().await?;
+    schema_version(&session.client).await
+}
+
 /// The dedicated connection that holds this process's locks.
 pub(super) struct Session {
     client: Client,

@@ -388,14 +388,25 @@ async fn postgres_settings() -> crate::config::PostgresSettings {
     }
 }
 
+/// Ends the session holding this schema's leader lock (and no other test's).
+const TERMINATE_LEADER: &str = "SELECT pg_terminate_backend(pid) FROM pg_locks
+    WHERE locktype = 'advisory' AND granted AND objsubid = 1
+    AND ((classid::bigint << 32) | objid::bigint) = hashtextextended(current_schema() || ' rolly leader', 0)";
+
 static SCHEMAS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// Two stores on one fresh schema: two processes' worth of sessions.
 async fn postgres_pair() -> (Arc<Store>, Arc<Store>) {
+    let (a, b, _) = postgres_pair_with_settings().await;
+    (a, b)
+}
+
+async fn postgres_pair_with_settings() -> (Arc<Store>, Arc<Store>, crate::config::PostgresSettings)
+{
     let settings = postgres_settings().await;
     let a = Store::connect(&settings, true).await.unwrap();
     let b = Store::connect(&settings, true).await.unwrap();
-    (Arc::new(a), Arc::new(b))
+    (Arc::new(a), Arc::new(b), settings)
 }
 
 #[tokio::test]
@@ -429,7 +440,7 @@ async fn postgres_schema_is_migrated_once_and_a_newer_one_is_refused() {
 #[tokio::test]
 #[ignore = "needs PostgreSQL: set ROLLY_TEST_POSTGRES_URL (README, Development)"]
 async fn postgres_leadership_passes_to_a_standby_when_the_leaders_session_ends() {
-    let (a, b) = postgres_pair().await;
+    let (a, b, settings) = postgres_pair_with_settings().await;
     let poll = std::time::Duration::from_millis(50);
     let leader = a.lead(poll).await;
     let standby = tokio::spawn(async move { b.lead(poll).await });
@@ -437,19 +448,13 @@ async fn postgres_leadership_passes_to_a_standby_when_the_leaders_session_ends()
     assert!(!standby.is_finished(), "two leaders at once");
 
     // The server ends the leader's session, as when its machine vanishes.
-    let settings = postgres_settings().await;
     let (client, connection) = settings
         .config
         .connect(tokio_postgres::NoTls)
         .await
         .unwrap();
     tokio::spawn(connection);
-    client
-        .batch_execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()",
-        )
-        .await
-        .unwrap();
+    client.batch_execute(TERMINATE_LEADER).await.unwrap();
     let reason = tokio::time::timeout(std::time::Duration::from_secs(10), leader.lost())
         .await
         .expect("the leader notices");

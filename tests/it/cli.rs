@@ -490,3 +490,21 @@ async fn report_writes_one_self_contained_html_page() {
         );
     }
 }
+
+#[tokio::test]
+async fn migrate_creates_the_state_file_at_the_current_schema_and_is_idempotent() {
+    let (gitlab, slack) = (FakeGitLab::start().await, FakeSlack::start().await);
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &gitlab, &slack);
+    for _ in 0..2 {
+        let out = rolly(&["migrate", "--config", &config], &[]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let text = stdout(&out);
+        assert!(
+            text.starts_with("sqlite state database")
+                && text.contains("schema version 4 (this rolly's: 4)"),
+            "{text}"
+        );
+    }
+    assert!(dir.path().join("state.db").exists());
+}

@@ -5,6 +5,7 @@ mod gitlab_source;
 mod helpers;
 mod portfolio;
 mod reminders;
+mod replicas;
 mod rollup_delivery;
 mod server;
 mod slack_delivery;

@@ -42,9 +42,22 @@ impl TestApp {
 
     /// Like [`TestApp::spawn`], with `tail` TOML after the program (e.g. `[people]`).
     pub async fn spawn_with(extra: &str, tail: &str) -> Self {
+        Self::spawn_on(None, extra, tail).await
+    }
+
+    /// Like [`TestApp::spawn`], its state in PostgreSQL at `url`.
+    pub async fn spawn_on_postgres(url: &str, extra: &str) -> Self {
+        Self::spawn_on(Some(url), extra, "").await
+    }
+
+    async fn spawn_on(postgres: Option<&str>, extra: &str, tail: &str) -> Self {
         let gitlab = FakeGitLab::start().await;
         let slack = FakeSlack::start().await;
         let dir = tempfile::tempdir().unwrap();
+        let state = match postgres {
+            Some(url) => format!("url = \"{url}\""),
+            None => format!("path = \"{}\"", dir.path().join("rolly.db").display()),
+        };
         let toml = format!(
             r#"
 [gitlab]
@@ -52,7 +65,7 @@ url = "{gitlab_url}"
 [slack]
 api_url = "{slack_url}"
 [state]
-path = "{state}"
+{state}
 [[program]]
 name = "crm"
 title = "CRM migration"
@@ -64,7 +77,6 @@ slack_channel = "{CHANNEL}"
 "#,
             gitlab_url = gitlab.url(),
             slack_url = slack.api_url(),
-            state = dir.path().join("rolly.db").display(),
         );
         let env: HashMap<String, String> = [
             ("GITLAB_TOKEN".to_owned(), fake_gitlab::TOKEN.to_owned()),
@@ -101,7 +113,7 @@ slack_channel = "{CHANNEL}"
 }
 
 /// rolly as `rolly once` builds it, with the test's clock and millisecond retries.
-async fn build(config: Config, clock: Arc<FixedClock>) -> App {
+pub async fn build(config: Config, clock: Arc<FixedClock>) -> App {
     App::builder(config, StateAccess::Exclusive)
         .clock(clock)
         .retry(RetryPolicy::fast(3))
