@@ -532,3 +532,32 @@ async fn a_sqlite_file_of_schema_two_is_upgraded_keeping_its_runs_and_snapshots(
     assert_eq!(previous[0].section_hash.as_deref(), Some("abc"));
     assert_eq!(s.version().await.unwrap(), Store::known_version());
 }
+
+#[tokio::test]
+async fn an_unreachable_postgres_is_named_without_its_password() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut config = tokio_postgres::Config::new();
+    config
+        .host("127.0.0.1")
+        .port(port)
+        .dbname("rolly")
+        .user("rolly")
+        .password("hunter2");
+    let settings = crate::config::PostgresSettings {
+        config,
+        ca_file: None,
+    };
+    let err = Store::connect(&settings, true)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&format!("127.0.0.1:{port}/rolly")),
+        "names the database: {err}"
+    );
+    assert!(!err.contains("hunter2"), "{err}");
+}
