@@ -45,18 +45,41 @@ pub enum Error {
     #[error("state database query failed: {0}")]
     Sql(#[from] rusqlite::Error),
     #[error("cannot connect to the PostgreSQL state database {target}: {source}")]
-    Connect {
-        target: String,
-        source: tokio_postgres::Error,
-    },
+    Connect { target: String, source: PgError },
     #[error("cannot set up TLS for the PostgreSQL state database: {0}")]
     Tls(String),
     #[error("PostgreSQL state database: {0}")]
-    Postgres(#[from] tokio_postgres::Error),
+    Postgres(PgError),
     #[error("PostgreSQL state database: no connection: {0}")]
     Pool(#[from] deadpool_postgres::PoolError),
     #[error("state database holds bad data: {0}")]
     Data(String),
+}
+
+/// A PostgreSQL client error shown with its causes, which the client's own message
+/// leaves out ("db error", "error performing TLS handshake").
+#[derive(Debug)]
+pub struct PgError(pub tokio_postgres::Error);
+
+impl std::fmt::Display for PgError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = std::error::Error::source(&self.0);
+        while let Some(c) = cause {
+            write!(f, ": {c}")?;
+            cause = c.source();
+        }
+        Ok(())
+    }
+}
+
+// No `source`: the causes are already in the message.
+impl std::error::Error for PgError {}
+
+impl From<tokio_postgres::Error> for Error {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Error::Postgres(PgError(e))
+    }
 }
 
 /// What a run does.

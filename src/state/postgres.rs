@@ -122,7 +122,7 @@ impl Connector {
                 .await
                 .map_err(|source| Error::Connect {
                     target: self.target.clone(),
-                    source,
+                    source: super::PgError(source),
                 })?;
         let closed = CancellationToken::new();
         let done = closed.clone();
@@ -252,7 +252,7 @@ impl Db {
         self.pool.get().await.map_err(|e| match e {
             deadpool_postgres::PoolError::Backend(source) => Error::Connect {
                 target: self.connector.target.clone(),
-                source,
+                source: super::PgError(source),
             },
             other => Error::Pool(other),
         })

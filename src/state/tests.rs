@@ -384,7 +384,8 @@ async fn postgres_settings() -> crate::config::PostgresSettings {
     config.options(format!("-c search_path={schema}"));
     crate::config::PostgresSettings {
         config,
-        ca_file: None,
+        // The test server's certificate is signed by a CA of its own (.ci/postgres).
+        ca_file: std::env::var_os("ROLLY_TEST_POSTGRES_CA").map(Into::into),
     }
 }
 
@@ -560,4 +561,48 @@ async fn an_unreachable_postgres_is_named_without_its_password() {
         "names the database: {err}"
     );
     assert!(!err.contains("hunter2"), "{err}");
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL: set ROLLY_TEST_POSTGRES_URL and ROLLY_TEST_POSTGRES_CA (README, Development)"]
+async fn postgres_tls_is_used_and_the_server_is_verified_against_ca_file() {
+    use tokio_postgres::config::SslMode;
+    let ca = std::env::var("ROLLY_TEST_POSTGRES_CA")
+        .expect("ROLLY_TEST_POSTGRES_CA: the CA of the test server's certificate (.ci/postgres)");
+    let mut settings = postgres_settings().await;
+    settings.ca_file = None;
+    settings.config.ssl_mode(SslMode::Require);
+    let name = format!("rolly-tls-{}", std::process::id());
+    settings.config.application_name(&name);
+
+    // Signed by a CA the system does not know: refused, and said why.
+    let err = Store::connect(&settings, true)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("invalid peer certificate"), "{err}");
+
+    settings.ca_file = Some(ca.into());
+    let store = Store::connect(&settings, true).await.unwrap();
+    store.ping().await.unwrap();
+    // The server sees rolly's connections encrypted.
+    let mut admin = settings.config.clone();
+    admin
+        .ssl_mode(SslMode::Disable)
+        .application_name("rolly-test-admin");
+    let (client, connection) = admin.connect(tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let row = client
+        .query_one(
+            "SELECT count(*), bool_and(ssl) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid)
+             WHERE application_name = $1",
+            &[&name],
+        )
+        .await
+        .unwrap();
+    let (connections, all_tls): (i64, Option<bool>) = (row.get(0), row.get(1));
+    assert!(
+        connections >= 1 && all_tls == Some(true),
+        "{connections} {all_tls:?}"
+    );
 }

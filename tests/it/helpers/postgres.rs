@@ -26,5 +26,9 @@ pub async fn fresh_schema_url() -> String {
         .await
         .unwrap();
     let separator = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{separator}options=-csearch_path%3D{schema}")
+    // The test server's certificate is signed by a CA of its own (.ci/postgres).
+    let ca = std::env::var("ROLLY_TEST_POSTGRES_CA")
+        .map(|path| format!("&sslrootcert={path}"))
+        .unwrap_or_default();
+    format!("{url}{separator}options=-csearch_path%3D{schema}{ca}")
 }
