@@ -22,6 +22,11 @@ use crate::state::lock::{self, StateLock};
 use crate::state::{self, Kind, Store};
 use crate::systemd;
 
+/// Why a scheduled run is tried again although nothing failed: whoever holds it may
+/// still fail or die, and the period must not be lost.
+const IN_PROGRESS: &str = "another attempt of this run is under way (another replica, or `rolly once`); \
+     trying again later in case it does not finish";
+
 /// How a command uses the state database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StateAccess {
@@ -285,6 +290,9 @@ impl App {
             jobs::rollup::deliver_rollup(&self.services, program, job.scheduled_at, false)
                 .await
                 .map_err(|e| e.to_string())?;
+        if delivery == Delivery::InProgress {
+            return Err(IN_PROGRESS.to_owned());
+        }
         // The roll-up is out; what failed beside it (the roll-up issue) is reported, not
         // retried.
         if let Delivery::Delivered { warnings, .. } = delivery
@@ -313,7 +321,7 @@ impl Jobs for App {
                 .config
                 .portfolio(&job.program)
                 .ok_or("portfolio vanished from config")?;
-            return jobs::portfolio::deliver_portfolio(
+            return match jobs::portfolio::deliver_portfolio(
                 &self.services,
                 &self.config,
                 portfolio,
@@ -321,15 +329,18 @@ impl Jobs for App {
                 false,
             )
             .await
-            .map(drop)
-            .map_err(|e| e.to_string());
+            {
+                Ok(Delivery::InProgress) => Err(IN_PROGRESS.to_owned()),
+                Ok(_) => Ok(()),
+                Err(e) => Err(e.to_string()),
+            };
         }
         let program = self
             .program(&job.program)
             .ok_or("program vanished from config")?;
         match job.kind {
             Kind::Rollup => self.run_rollup(program, job).await,
-            Kind::Reminder => reminder::remind(
+            Kind::Reminder => match reminder::remind(
                 &self.services,
                 &self.config,
                 program,
@@ -337,8 +348,11 @@ impl Jobs for App {
                 false,
             )
             .await
-            .map(drop)
-            .map_err(|e| e.to_string()),
+            {
+                Ok(reminder::Reminded::InProgress) => Err(IN_PROGRESS.to_owned()),
+                Ok(_) => Ok(()),
+                Err(e) => Err(e.to_string()),
+            },
             // Escalations follow a roll-up; they have no schedule of their own.
             Kind::Escalation => Ok(()),
             Kind::Portfolio => Ok(()),

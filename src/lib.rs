@@ -15,7 +15,7 @@
 //! - `config`: the TOML file and `ROLLY__` overrides, validated into [`Config`].
 //! - `render`: pure: Block Kit messages, GitLab markdown, the reminder, the terminal view.
 //! - `gitlab`, `slack`, `state`: the adapters: the GraphQL client, the Slack Web API
-//!   client, the SQLite state; none imports another. Modules of one layer never use
+//!   client, the state (SQLite or PostgreSQL); none imports another. Modules of one layer never use
 //!   each other, and files of one folder never use each other in a cycle.
 //! - `jobs`: one run of one program (roll-up, reminder): claim -> fetch -> build ->
 //!   render -> deliver -> record.
@@ -48,8 +48,8 @@ mod tls;
 pub use app::{App, Builder as AppBuilder, Error as AppError, StateAccess};
 pub use cli::{Cli, run};
 pub use config::{Config, ConfigError, Problem, Program, TokenNeeds};
-pub use daemon::MAX_CONCURRENT_PROGRAMS;
 pub use daemon::Status as ScheduleStatus;
+pub use daemon::{Job, Jobs, MAX_CONCURRENT_PROGRAMS};
 pub use gitlab::{Error as GitLabError, GitLabClient, IssueRef, ItemQuery, ItemsRead};
 pub use jobs::alert::report as alert;
 pub use jobs::portfolio::{build_portfolio, deliver_portfolio};
@@ -73,7 +73,7 @@ pub use slack::{
     DEFAULT_REQUEST_TIMEOUT as SLACK_REQUEST_TIMEOUT, Error as SlackError, MessageTag, Posted,
     SlackClient,
 };
-pub use state::{Claim, Kind, Outcome, Run, RunKey, Store};
+pub use state::{Claim, Kind, Outcome, Run, RunGuard, RunKey, Store};
 
 /// The built-in sample program of `rolly demo`, and its portfolio.
 pub use demo::{history as demo_history, portfolio as demo_portfolio, rollup as demo_rollup};

@@ -383,6 +383,19 @@ fn a_postgres_url_takes_its_password_from_a_file_or_the_environment_never_the_fi
 
     let from_env =
         with_state("url = \"postgres://rolly@db/rolly\"\npassword_env = \"ROLLY_DB_PASSWORD\"");
+    // PGPASSWORD, the libpq convention, when nothing else gives one.
+    let e = env(&[("PGPASSWORD", "pw3")]);
+    let c = Config::from_toml(
+        &with_state("url = \"postgres://rolly@db/rolly\""),
+        &e,
+        TokenNeeds::NONE,
+    )
+    .unwrap();
+    assert_eq!(
+        c.state.postgres.unwrap().config.get_password(),
+        Some(&b"pw3"[..])
+    );
+
     let e = env(&[("ROLLY_DB_PASSWORD", "pw2")]);
     let c = Config::from_toml(&from_env, &e, TokenNeeds::NONE).unwrap();
     assert_eq!(
@@ -399,7 +412,10 @@ fn a_postgres_url_takes_its_password_from_a_file_or_the_environment_never_the_fi
     assert!(p.message.contains("password_file"), "{}", p.message);
     assert!(!p.message.contains("hunter2"), "{}", p.message);
     // Handed over whole by the platform, as an environment variable: accepted.
-    let e = env(&[("ROLLY__STATE__URL", "postgres://rolly:hunter2@db/rolly")]);
+    let e = env(&[
+        ("ROLLY__STATE__URL", "postgres://rolly:hunter2@db/rolly"),
+        ("PGPASSWORD", "not this one"),
+    ]);
     let c = Config::from_toml(MINIMAL, &e, TokenNeeds::NONE).unwrap();
     assert_eq!(
         c.state.postgres.unwrap().config.get_password(),
@@ -422,6 +438,37 @@ fn postgres_tls_modes_of_libpq_are_understood() {
     assert_eq!(pg.config.get_ssl_mode(), SslMode::Require);
     assert_eq!(pg.ca_file.as_deref(), Some(ca.as_path()));
     assert_eq!(pg.config.get_application_name(), Some("pmo"));
+
+    let tls = |url: &str| {
+        let c = Config::from_toml(&with_state(url), &tokens(), TokenNeeds::NONE).unwrap();
+        c.state.postgres.unwrap().config.get_ssl_mode()
+    };
+    assert_eq!(
+        tls("url = \"postgres://db/rolly\""),
+        SslMode::Require,
+        "TLS unless told otherwise"
+    );
+    assert_eq!(
+        tls("url = \"postgres://db/rolly?sslmode=prefer\""),
+        SslMode::Prefer
+    );
+    assert_eq!(
+        tls("url = \"postgres://db/rolly?sslmode=disable\""),
+        SslMode::Disable
+    );
+    assert_eq!(
+        tls("url = \"postgres://rolly@%2Fvar%2Frun%2Fpostgresql/rolly\""),
+        SslMode::Prefer,
+        "a local socket has no TLS"
+    );
+    // The URL's sslrootcert is read percent-decoded.
+    assert_eq!(
+        one_problem(&with_state(
+            "url = \"postgres://db/rolly?sslrootcert=%2Fetc%2Frolly%2Fca%20file.pem\""
+        ))
+        .message,
+        "/etc/rolly/ca file.pem is not a readable file"
+    );
 
     let p = one_problem(&with_state("url = \"postgres://db/rolly?sslmode=allow\""));
     assert_eq!(p.key, "state.url");

@@ -169,7 +169,7 @@ impl Check<'_> {
 /// URL is accepted only when the URL itself comes from the environment
 /// (`ROLLY__STATE__URL`, as a platform's secret), never from the file.
 fn postgres_settings(c: &mut Check<'_>, raw: &RawState, url: &str) -> Option<PostgresSettings> {
-    let (url, ca_from_url) = match normalise_postgres_url(url) {
+    let (url, ca_from_url, mode_given) = match normalise_postgres_url(url) {
         Ok(parts) => parts,
         Err(message) => {
             c.problem("state.url", None, message);
@@ -201,17 +201,28 @@ fn postgres_settings(c: &mut Check<'_>, raw: &RawState, url: &str) -> Option<Pos
     let password = if explicit {
         let env_name = raw.password_env.as_deref().unwrap_or_default();
         c.secret("state", "password", env_name, raw.password_file.as_deref())
-    } else {
+    } else if config.get_password().is_none() {
         c.env
             .get("PGPASSWORD")
             .filter(|v| !v.is_empty())
             .map(|v| SecretString::from(v.clone()))
+    } else {
+        None
     };
     if let Some(password) = password {
         config.password(password.expose_secret());
     }
     if config.get_application_name().is_none() {
         config.application_name("rolly");
+    }
+    // TLS unless told otherwise: `prefer` would fall back to plain text for whoever
+    // answers "no TLS". A socket on this machine has none to offer.
+    let tcp = config
+        .get_hosts()
+        .iter()
+        .any(|h| matches!(h, tokio_postgres::config::Host::Tcp(_)));
+    if !mode_given && tcp {
+        config.ssl_mode(tokio_postgres::config::SslMode::Require);
     }
     let ca_file = raw.ca_file.as_deref().map(PathBuf::from).or(ca_from_url);
     if let Some(path) = &ca_file
@@ -228,19 +239,25 @@ fn postgres_settings(c: &mut Check<'_>, raw: &RawState, url: &str) -> Option<Pos
 
 /// Takes out of the URL what the PostgreSQL client does not read itself: `sslrootcert`
 /// (returned) and the `verify-ca`/`verify-full` modes of `sslmode`, which become
-/// `require` because rolly always verifies the server's certificate and name.
-fn normalise_postgres_url(url: &str) -> Result<(String, Option<PathBuf>), String> {
+/// `require` because rolly always verifies the server's certificate and name. Also says
+/// whether the URL sets `sslmode`.
+fn normalise_postgres_url(url: &str) -> Result<(String, Option<PathBuf>, bool), String> {
     if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
         return Err("must start with postgres:// (or postgresql://)".to_owned());
     }
     let Some((base, query)) = url.split_once('?') else {
-        return Ok((url.to_owned(), None));
+        return Ok((url.to_owned(), None, false));
     };
     let mut kept = Vec::new();
     let mut ca = None;
+    let mode_given = query.split('&').any(|p| p.starts_with("sslmode="));
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         match pair.split_once('=') {
-            Some(("sslrootcert", path)) => ca = Some(PathBuf::from(path)),
+            Some(("sslrootcert", _)) => {
+                ca = url::form_urlencoded::parse(pair.as_bytes())
+                    .next()
+                    .map(|(_, path)| PathBuf::from(path.into_owned()));
+            }
             Some(("sslmode", "verify-ca" | "verify-full")) => kept.push("sslmode=require"),
             Some(("sslmode", "allow")) => {
                 return Err(
@@ -252,9 +269,9 @@ fn normalise_postgres_url(url: &str) -> Result<(String, Option<PathBuf>), String
         }
     }
     Ok(if kept.is_empty() {
-        (base.to_owned(), ca)
+        (base.to_owned(), ca, mode_given)
     } else {
-        (format!("{base}?{}", kept.join("&")), ca)
+        (format!("{base}?{}", kept.join("&")), ca, mode_given)
     })
 }
 

@@ -12,7 +12,7 @@ use crate::model::rollup::TREND_LENGTH;
 use crate::model::schedule::Period;
 use crate::render;
 use crate::slack::MessageTag;
-use crate::state::{Claim, Kind, Run, RunKey};
+use crate::state::{Claim, Kind, Run, RunGuard, RunKey};
 
 use super::rollup::Delivery;
 
@@ -135,7 +135,7 @@ async fn claim_and_post(
     force: bool,
 ) -> Result<Delivery, Error> {
     svc.slack.as_ref().ok_or(Error::NoSlack)?;
-    let (run, _guard) = match svc
+    let (run, guard) = match svc
         .store
         .claim(key, scheduled_at, svc.clock.now(), force)
         .await?
@@ -150,7 +150,16 @@ async fn claim_and_post(
         Claim::Fresh(run, guard) | Claim::Resume(run, guard) => (run, guard),
     };
     // The failure is recorded while the claim is held, so no other attempt is under way.
-    let result = post_claimed(svc, config, portfolio, key, scheduled_at, force, run).await;
+    let result = post_claimed(
+        svc,
+        config,
+        portfolio,
+        key,
+        scheduled_at,
+        force,
+        (run, &guard),
+    )
+    .await;
     if let Err(e) = &result {
         record_failure(svc, key, e).await;
     }
@@ -165,7 +174,7 @@ async fn post_claimed(
     key: &RunKey,
     scheduled_at: DateTime<Utc>,
     force: bool,
-    run: Run,
+    (run, guard): (Run, &RunGuard),
 ) -> Result<Delivery, Error> {
     let slack = svc.slack.as_ref().ok_or(Error::NoSlack)?;
     let view = build_portfolio(svc, config, portfolio, scheduled_at).await?;
@@ -200,6 +209,7 @@ async fn post_claimed(
     let recorder = post::Recorder {
         store: &svc.store,
         key,
+        guard,
         carries: &[],
     };
     let (thread, _) = post::post_parts(slack, &parts, thread, found, Some(&recorder)).await?;

@@ -4,7 +4,7 @@
 
 use crate::render::{Piece, SlackMessage};
 use crate::slack::{self, MessageTag, Posted, SlackClient};
-use crate::state::{RunKey, Store};
+use crate::state::{RunGuard, RunKey, Store};
 
 use super::Error;
 
@@ -37,6 +37,8 @@ pub struct Parts<'a> {
 pub struct Recorder<'a> {
     pub store: &'a Store,
     pub key: &'a RunKey,
+    /// The run's claim, checked before each post: a run whose claim is gone stops.
+    pub guard: &'a RunGuard,
     /// What each message carries, by its place in [`Parts::messages`]; none when empty.
     pub carries: &'a [Vec<Piece>],
 }
@@ -71,6 +73,9 @@ pub async fn post_parts(
                 posted
             }
             None => {
+                if let Some(r) = record {
+                    r.guard.check()?;
+                }
                 verify = false;
                 sent += 1;
                 let reply_to = if part == 0 {

@@ -13,7 +13,7 @@ use crate::model::rollup::{self, RollUp};
 use crate::model::schedule::Period;
 use crate::render;
 use crate::slack::{MessageTag, SlackClient};
-use crate::state::{Claim, Kind, Run, RunKey};
+use crate::state::{Claim, Kind, Run, RunGuard, RunKey};
 
 /// Slack metadata event type of roll-up messages.
 pub const ROLLUP_EVENT: &str = "rolly_rollup";
@@ -170,7 +170,7 @@ async fn claim_and_deliver(
     force: bool,
 ) -> Result<Delivery, Error> {
     let slack = svc.slack.as_ref().ok_or(Error::NoSlack)?;
-    let (run, _guard) = match svc
+    let (run, guard) = match svc
         .store
         .claim(key, scheduled_at, svc.clock.now(), force)
         .await?
@@ -185,7 +185,8 @@ async fn claim_and_deliver(
         Claim::Fresh(run, guard) | Claim::Resume(run, guard) => (run, guard),
     };
     // The failure is recorded while the claim is held, so no other attempt is under way.
-    let result = deliver_claimed(svc, slack, program, key, scheduled_at, force, run).await;
+    let result =
+        deliver_claimed(svc, slack, program, key, scheduled_at, force, (run, &guard)).await;
     if let Err(e) = &result {
         record_failure(svc, key, e).await;
     }
@@ -200,7 +201,7 @@ async fn deliver_claimed(
     key: &RunKey,
     scheduled_at: DateTime<Utc>,
     force: bool,
-    run: Run,
+    (run, guard): (Run, &RunGuard),
 ) -> Result<Delivery, Error> {
     let thread = Thread {
         channel: run
@@ -275,6 +276,7 @@ async fn deliver_claimed(
     let recorder = post::Recorder {
         store: &svc.store,
         key,
+        guard,
         carries: &plan.carries,
     };
     let (thread, _) = post::post_parts(slack, &parts, thread, found, Some(&recorder)).await?;

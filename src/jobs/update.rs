@@ -71,6 +71,8 @@ impl Answer {
     }
 }
 
+/// How long a submission waits for another one writing the same item.
+const ITEM_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 const REFUSED: &str = "Only this item's assignees and its program's owners can update its status from Slack. \
      If that is you, ask rolly's admin to map your GitLab username to your Slack user in [people].";
 
@@ -190,6 +192,26 @@ impl Updates {
         // whatever changed while the person was being recognised is kept.
         let lock = self.item_lock(&item.id);
         let _held = lock.lock().await;
+        // And across replicas sharing PostgreSQL, which may each get one submission.
+        let _across = match self
+            .svc
+            .store
+            .hold(&format!("rolly item {}", item.id), ITEM_WAIT)
+            .await
+        {
+            Ok(Some(guard)) => guard,
+            Ok(None) => {
+                return Answer::error(
+                    "Someone else is saving this item right now, so nothing was written. Try again in a moment.",
+                );
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not hold the item for writing");
+                return Answer::error(
+                    "rolly's database could not be reached, so nothing was written. Try again in a minute.",
+                );
+            }
+        };
         let item = match self.item(program, &state.item).await {
             Ok(item) => item,
             Err(why) => return Answer::error(why),

@@ -44,14 +44,18 @@ pub enum Error {
     },
     #[error("state database query failed: {0}")]
     Sql(#[from] rusqlite::Error),
-    #[error("cannot connect to the PostgreSQL state database {target}: {source}")]
-    Connect { target: String, source: PgError },
+    #[error("cannot connect to the PostgreSQL state database {target}: {reason}")]
+    Connect { target: String, reason: PgError },
     #[error("cannot set up TLS for the PostgreSQL state database: {0}")]
     Tls(String),
     #[error("PostgreSQL state database: {0}")]
     Postgres(PgError),
-    #[error("PostgreSQL state database: no connection: {0}")]
-    Pool(#[from] deadpool_postgres::PoolError),
+    #[error("no connection to the PostgreSQL state database {target}: {reason}")]
+    Pool { target: String, reason: String },
+    #[error(
+        "the database session holding `{0}` ended, so another replica may have taken it over; stopped"
+    )]
+    Lost(String),
     #[error("state database holds bad data: {0}")]
     Data(String),
 }
@@ -193,7 +197,18 @@ enum Claimed {
 pub struct RunGuard {
     name: String,
     held: Arc<Mutex<HashSet<String>>>,
-    _session: Option<postgres::SessionLock>,
+    session: Option<postgres::SessionLock>,
+}
+
+impl RunGuard {
+    /// Fails when the hold is known to be gone: the PostgreSQL session that held it has
+    /// ended, so another replica may have taken the run over. Checked before each post.
+    pub fn check(&self) -> Result<(), Error> {
+        match &self.session {
+            Some(lock) if lock.is_lost() => Err(Error::Lost(self.name.clone())),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl std::fmt::Debug for RunGuard {
@@ -213,6 +228,9 @@ fn lock_held(held: &Mutex<HashSet<String>>) -> std::sync::MutexGuard<'_, HashSet
     held.lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
+
+/// How often [`Store::hold`] tries again.
+const HOLD_POLL: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Which backend a [`Store`] uses.
 enum Backend {
@@ -311,7 +329,7 @@ impl Store {
 
     /// Waits until this process leads: at once on SQLite (the file lock already keeps a
     /// second rolly off it); on PostgreSQL when the leader lock is won, trying every
-    /// `poll`. Failures to reach the database are logged and tried again.
+    /// `poll`. Failures to reach the database while trying are logged and tried again.
     pub async fn lead(&self, poll: std::time::Duration) -> Leadership {
         match &self.backend {
             Backend::Sqlite(_) => Leadership::sole(),
@@ -327,35 +345,58 @@ impl Store {
         now: DateTime<Utc>,
         force: bool,
     ) -> Result<Claim, Error> {
-        let name = key.lock_name();
-        if !lock_held(&self.held).insert(name.clone()) {
-            return Ok(Claim::Busy);
-        }
-        let mut guard = RunGuard {
-            name,
-            held: Arc::clone(&self.held),
-            _session: None,
-        };
-        if let Backend::Postgres(db) = &self.backend {
-            match db.try_lock(&guard.name).await? {
-                Some(lock) => guard._session = Some(lock),
-                // The holder may have just delivered it and not yet let go.
-                None => {
-                    return Ok(match db.run(key).await? {
-                        Some(run) if run.outcome == Outcome::Delivered && !force => {
-                            Claim::AlreadyDelivered(run)
-                        }
-                        _ => Claim::Busy,
-                    });
+        let Some(guard) = self.try_hold(&key.lock_name()).await? else {
+            // The holder may have just delivered it and not yet let go.
+            return Ok(match self.run(key).await? {
+                Some(run) if run.outcome == Outcome::Delivered && !force => {
+                    Claim::AlreadyDelivered(run)
                 }
-            }
-        }
+                _ => Claim::Busy,
+            });
+        };
         let claimed = on_backend!(self, db => db.claim(key, scheduled_at, now, force))?;
         Ok(match claimed {
             Claimed::Fresh(run) => Claim::Fresh(run, guard),
             Claimed::Resume(run) => Claim::Resume(run, guard),
             Claimed::Delivered(run) => Claim::AlreadyDelivered(run),
         })
+    }
+
+    /// Holds `name` for this process (and, on PostgreSQL, against every replica), waiting
+    /// up to `wait` for whoever holds it now; `None` if they still do.
+    pub async fn hold(
+        &self,
+        name: &str,
+        wait: std::time::Duration,
+    ) -> Result<Option<RunGuard>, Error> {
+        let until = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(guard) = self.try_hold(name).await? {
+                return Ok(Some(guard));
+            }
+            if tokio::time::Instant::now() >= until {
+                return Ok(None);
+            }
+            tokio::time::sleep(HOLD_POLL).await;
+        }
+    }
+
+    async fn try_hold(&self, name: &str) -> Result<Option<RunGuard>, Error> {
+        if !lock_held(&self.held).insert(name.to_owned()) {
+            return Ok(None);
+        }
+        let mut guard = RunGuard {
+            name: name.to_owned(),
+            held: Arc::clone(&self.held),
+            session: None,
+        };
+        if let Backend::Postgres(db) = &self.backend {
+            match db.try_lock(name).await? {
+                Some(lock) => guard.session = Some(lock),
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(guard))
     }
 
     /// Records that `parts_posted` messages of the run are in Slack, the first at `ts`,

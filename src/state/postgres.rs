@@ -72,15 +72,21 @@ pub(super) const MIGRATIONS: &[&str] = &[
 /// Slack updates. A managed database counts them against its connection limit, with
 /// one more for the session.
 const POOL_SIZE: usize = 4;
-/// How long to wait for a connection (made or free) before the call fails.
-const CONNECTION_WAIT: Duration = Duration::from_secs(10);
+/// How long connecting may take; the pool waits a little longer, so that the client's
+/// own reason (refused, timed out, TLS) is what is reported.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const CONNECTION_WAIT: Duration = Duration::from_secs(15);
+/// How long sent data may go unacknowledged before the connection counts as dead: bounds
+/// the wait for a machine that vanished with data in flight, which keepalives (probing
+/// idle connections only) do not.
+const USER_TIMEOUT: Duration = Duration::from_secs(20);
 /// Keepalive probes (on both ends) that notice a vanished peer within about 20 s: the
 /// server then ends the session, which releases the leader's lock for a standby.
 const KEEPALIVE_IDLE: Duration = Duration::from_secs(5);
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
 const KEEPALIVE_RETRIES: u32 = 3;
-const SERVER_KEEPALIVES: &str =
-    "SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3";
+const SERVER_KEEPALIVES: &str = "SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 5; \
+     SET tcp_keepalives_count = 3; SET tcp_user_timeout = 20000";
 
 /// Makes new connections: for the pool and for the session.
 #[derive(Clone)]
@@ -97,9 +103,10 @@ impl Connector {
             .keepalives(true)
             .keepalives_idle(KEEPALIVE_IDLE)
             .keepalives_interval(KEEPALIVE_INTERVAL)
-            .keepalives_retries(KEEPALIVE_RETRIES);
+            .keepalives_retries(KEEPALIVE_RETRIES)
+            .tcp_user_timeout(USER_TIMEOUT);
         if config.get_connect_timeout().is_none() {
-            config.connect_timeout(CONNECTION_WAIT);
+            config.connect_timeout(CONNECT_TIMEOUT);
         }
         let tls = if config.get_ssl_mode() == SslMode::Disable {
             // Never used, so the system's roots need not exist.
@@ -120,9 +127,9 @@ impl Connector {
             self.config
                 .connect(self.tls.clone())
                 .await
-                .map_err(|source| Error::Connect {
+                .map_err(|e| Error::Connect {
                     target: self.target.clone(),
-                    source: super::PgError(source),
+                    reason: super::PgError(e),
                 })?;
         let closed = CancellationToken::new();
         let done = closed.clone();
@@ -158,6 +165,11 @@ pub(super) struct SessionLock {
 }
 
 impl SessionLock {
+    /// True once the session (and so the lock) is known to be gone.
+    pub(super) fn is_lost(&self) -> bool {
+        self.session.closed.is_cancelled()
+    }
+
     /// Resolves when the session (and so the lock) is gone.
     pub(super) async fn closed(&self) {
         self.session.closed.cancelled().await;
@@ -250,11 +262,14 @@ impl Db {
     /// A pooled connection; the first failure names the database.
     async fn client(&self) -> Result<deadpool_postgres::Object, Error> {
         self.pool.get().await.map_err(|e| match e {
-            deadpool_postgres::PoolError::Backend(source) => Error::Connect {
+            deadpool_postgres::PoolError::Backend(e) => Error::Connect {
                 target: self.connector.target.clone(),
-                source: super::PgError(source),
+                reason: super::PgError(e),
             },
-            other => Error::Pool(other),
+            other => Error::Pool {
+                target: self.connector.target.clone(),
+                reason: other.to_string(),
+            },
         })
     }
 
@@ -272,18 +287,23 @@ impl Db {
     /// Takes the advisory lock `name` on the session, or `None` when someone holds it.
     pub(super) async fn try_lock(&self, name: &str) -> Result<Option<SessionLock>, Error> {
         let session = self.session().await?;
-        let won: bool = session
-            .client
-            .query_one(
-                "SELECT pg_try_advisory_lock(hashtextextended(coalesce(current_schema(), '') || ' ' || $1, 0))",
-                &[&name],
-            )
-            .await?
-            .get(0);
-        Ok(won.then(|| SessionLock {
-            session,
-            name: name.to_owned(),
-        }))
+        let name = name.to_owned();
+        // In a task of its own, so that a lock granted to a caller that stopped waiting
+        // is still released (by the SessionLock's drop) instead of held for good.
+        let attempt = tokio::spawn(async move {
+            let won: bool = session
+                .client
+                .query_one(
+                    "SELECT pg_try_advisory_lock(hashtextextended(coalesce(current_schema(), '') || ' ' || $1, 0))",
+                    &[&name],
+                )
+                .await?
+                .get(0);
+            Ok(won.then_some(SessionLock { session, name }))
+        });
+        attempt
+            .await
+            .map_err(|e| Error::Data(format!("taking a lock failed: {e}")))?
     }
 
     pub async fn version(&self) -> Result<i64, Error> {
@@ -646,9 +666,13 @@ async fn run_migrations(client: &mut Client, target: &str) -> Result<(), Error> 
         &[],
     )
     .await?;
-    tx.batch_execute("CREATE TABLE IF NOT EXISTS rolly_schema (version INTEGER NOT NULL)")
-        .await?;
     let version = schema_version(&tx).await?;
+    if version == 0 {
+        // Only now: CREATE needs a right on the schema that a role running an
+        // up-to-date database need not have.
+        tx.batch_execute("CREATE TABLE IF NOT EXISTS rolly_schema (version INTEGER NOT NULL)")
+            .await?;
+    }
     let known = MIGRATIONS.len() as i64;
     if version > known {
         return Err(Error::TooNew {

@@ -295,11 +295,14 @@ impl Db {
              WHERE program = ?1 AND kind = ?2 AND period = ?3",
             params![key.program, key.kind.as_str(), key.period, now, summary],
         )?;
-        let run_id: i64 = tx.query_row(
-            "SELECT id FROM runs WHERE program = ?1 AND kind = ?2 AND period = ?3",
-            params![key.program, key.kind.as_str(), key.period],
-            |r| r.get(0),
-        )?;
+        let run_id: i64 = tx
+            .query_row(
+                "SELECT id FROM runs WHERE program = ?1 AND kind = ?2 AND period = ?3",
+                params![key.program, key.kind.as_str(), key.period],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| no_run(key))?;
         tx.execute("DELETE FROM snapshots WHERE run_id = ?1", [run_id])?;
         // Only a resumed run needs them.
         tx.execute("DELETE FROM posted_parts WHERE run_id = ?1", [run_id])?;

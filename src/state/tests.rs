@@ -323,6 +323,22 @@ async fn snapshots_and_recent_rollups_read_back_as_written(s: Arc<Store>, _other
     assert_eq!(recent[1].summary.as_ref().unwrap().total, 2);
 }
 
+async fn a_hold_waits_for_its_holder_and_gives_up_after_the_wait(s: Arc<Store>, other: Arc<Store>) {
+    let wait = std::time::Duration::from_millis(300);
+    let first = s.hold("rolly item 7", wait).await.unwrap().expect("free");
+    assert!(other.hold("rolly item 7", wait).await.unwrap().is_none());
+    assert!(other.hold("rolly item 8", wait).await.unwrap().is_some());
+    let release = async {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        drop(first);
+    };
+    let (_, second) = tokio::join!(
+        release,
+        other.hold("rolly item 7", std::time::Duration::from_secs(5))
+    );
+    assert!(second.unwrap().is_some(), "taken once released");
+}
+
 /// Runs each test of the suite on SQLite and, when a server is given, on PostgreSQL.
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
@@ -360,6 +376,7 @@ suite!(
     of_many_racing_claims_exactly_one_wins,
     last_successes_are_the_latest_delivered_run_of_each_program_and_kind,
     snapshots_and_recent_rollups_read_back_as_written,
+    a_hold_waits_for_its_holder_and_gives_up_after_the_wait,
 );
 
 /// Settings for a schema of its own in the test server, so tests run side by side.
@@ -605,4 +622,81 @@ async fn postgres_tls_is_used_and_the_server_is_verified_against_ca_file() {
         connections >= 1 && all_tls == Some(true),
         "{connections} {all_tls:?}"
     );
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL: set ROLLY_TEST_POSTGRES_URL (README, Development)"]
+async fn postgres_a_claim_whose_session_ended_stops_its_run_and_frees_it_for_another() {
+    let (a, b, settings) = postgres_pair_with_settings().await;
+    let k = key("2026-W48");
+    let Claim::Fresh(_, guard) = a.claim(&k, t(8), t(8), false).await.unwrap() else {
+        panic!("expected Fresh");
+    };
+    guard.check().unwrap();
+    // The server ends the session that holds the run's lock.
+    let (client, connection) = settings
+        .config
+        .connect(tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .batch_execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks
+             WHERE locktype = 'advisory' AND granted AND objsubid = 1
+             AND ((classid::bigint << 32) | objid::bigint) = hashtextextended(current_schema() || ' rolly run crm rollup 2026-W48', 0)",
+        )
+        .await
+        .unwrap();
+    let mut lost = guard.check();
+    for _ in 0..100 {
+        if lost.is_err() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        lost = guard.check();
+    }
+    let err = lost.unwrap_err().to_string();
+    assert!(
+        err.contains("another replica may have taken it over"),
+        "{err}"
+    );
+    assert!(matches!(
+        b.claim(&k, t(8), t(9), false).await.unwrap(),
+        Claim::Fresh(..)
+    ));
+}
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL: set ROLLY_TEST_POSTGRES_URL (README, Development)"]
+async fn postgres_a_role_without_create_rights_runs_a_migrated_database() {
+    let settings = postgres_settings().await;
+    drop(Store::connect(&settings, true).await.unwrap());
+    let role = format!("rolly_app_{}", std::process::id());
+    let (client, connection) = settings
+        .config
+        .connect(tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let schema: String = client
+        .query_one("SELECT current_schema()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    client
+        .batch_execute(&format!(
+            "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN;
+             GRANT USAGE ON SCHEMA {schema} TO {role};
+             GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role};"
+        ))
+        .await
+        .unwrap();
+    let mut limited = settings.clone();
+    limited.config.user(&role);
+    let s = Store::connect(&limited, true).await.unwrap();
+    assert!(matches!(
+        s.claim(&key("2026-W48"), t(8), t(8), false).await.unwrap(),
+        Claim::Fresh(..)
+    ));
 }

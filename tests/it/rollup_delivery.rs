@@ -813,3 +813,34 @@ async fn an_owner_slack_refuses_does_not_keep_the_escalation_from_the_others() {
         .collect();
     assert_eq!(dms, ["DU0LEAD0001"]);
 }
+
+#[tokio::test]
+async fn a_scheduled_run_held_by_another_attempt_is_tried_again_not_taken_as_done() {
+    let app = TestApp::spawn("").await;
+    app.gitlab
+        .add_group(GROUP, vec![with_section(epic("A"), "ok")]);
+    // Another attempt (`rolly once`, another replica) holds the run.
+    let key = rolly::rollup_key(app.program(), monday());
+    let held = app
+        .svc
+        .store
+        .claim(&key, monday(), monday(), false)
+        .await
+        .unwrap();
+    assert!(matches!(held, Claim::Fresh(..)));
+    let job = rolly::Job {
+        program: "crm".into(),
+        kind: rolly::Kind::Rollup,
+        scheduled_at: monday(),
+    };
+    let err = app.run_job(&job).await.unwrap_err();
+    assert!(
+        err.contains("under way"),
+        "an error, so the daemon retries: {err}"
+    );
+    assert!(app.slack.posts().is_empty());
+    // It died without delivering: the retry delivers.
+    drop(held);
+    app.run_job(&job).await.unwrap();
+    assert_eq!(app.slack.posts().len(), 1);
+}

@@ -98,6 +98,11 @@ slack_channel = "{CHANNEL}"
         }
     }
 
+    /// Runs `job` as the daemon would.
+    pub async fn run_job(&self, job: &rolly::Job) -> Result<(), String> {
+        rolly::Jobs::run(self.app.as_ref().expect("running"), job).await
+    }
+
     /// The one program.
     pub fn program(&self) -> &Program {
         &self.config.programs[0]
