@@ -191,9 +191,10 @@ enum Claimed {
     Delivered(Run),
 }
 
-/// Holds a run claimed: while it lives, nobody else may claim the run. Dropping it (the
-/// run ended, or its task was aborted) lets the next claim in; the death of the process
-/// does too, since a PostgreSQL lock goes with its session.
+/// Holds a claimed run (or another name, see [`Store::hold`]): while it lives, nobody
+/// else may take it. Dropping it (the run ended, or its task was aborted) lets the next
+/// one in; the death of the process does too, since a PostgreSQL lock goes with its
+/// session.
 pub struct RunGuard {
     name: String,
     held: Arc<Mutex<HashSet<String>>>,
@@ -241,7 +242,7 @@ enum Backend {
 /// The state database, SQLite or PostgreSQL.
 pub struct Store {
     backend: Backend,
-    /// Runs claimed in this process and not yet released.
+    /// Names (runs, items) held in this process and not yet released.
     held: Arc<Mutex<HashSet<String>>>,
 }
 
