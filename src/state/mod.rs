@@ -8,7 +8,7 @@ pub mod lock;
 mod postgres;
 mod sqlite;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -53,7 +53,7 @@ pub enum Error {
     #[error("no connection to the PostgreSQL state database {target}: {reason}")]
     Pool { target: String, reason: String },
     #[error(
-        "the database session holding `{0}` ended, so another replica may have taken it over; stopped"
+        "the claim of `{0}` was lost (its database session ended, or another attempt took it over); stopped"
     )]
     Lost(String),
     #[error("state database holds bad data: {0}")]
@@ -197,9 +197,13 @@ enum Claimed {
 /// session.
 pub struct RunGuard {
     name: String,
-    held: Arc<Mutex<HashSet<String>>>,
+    held: Arc<Mutex<Held>>,
     session: Option<postgres::SessionLock>,
 }
+
+/// Names held in this process, with the attempt number of each claimed run: the fence
+/// its writes carry, so that an attempt whose claim was taken over writes nothing.
+type Held = HashMap<String, Option<i64>>;
 
 impl RunGuard {
     /// Fails when the hold is known to be gone: the PostgreSQL session that held it has
@@ -224,7 +228,7 @@ impl Drop for RunGuard {
     }
 }
 
-fn lock_held(held: &Mutex<HashSet<String>>) -> std::sync::MutexGuard<'_, HashSet<String>> {
+fn lock_held(held: &Mutex<Held>) -> std::sync::MutexGuard<'_, Held> {
     // Plain data: a panic elsewhere leaves it usable.
     held.lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -243,7 +247,7 @@ enum Backend {
 pub struct Store {
     backend: Backend,
     /// Names (runs, items) held in this process and not yet released.
-    held: Arc<Mutex<HashSet<String>>>,
+    held: Arc<Mutex<Held>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -356,6 +360,9 @@ impl Store {
             });
         };
         let claimed = on_backend!(self, db => db.claim(key, scheduled_at, now, force))?;
+        if let Claimed::Fresh(run) | Claimed::Resume(run) = &claimed {
+            lock_held(&self.held).insert(guard.name.clone(), Some(run.attempts));
+        }
         Ok(match claimed {
             Claimed::Fresh(run) => Claim::Fresh(run, guard),
             Claimed::Resume(run) => Claim::Resume(run, guard),
@@ -383,8 +390,12 @@ impl Store {
     }
 
     async fn try_hold(&self, name: &str) -> Result<Option<RunGuard>, Error> {
-        if !lock_held(&self.held).insert(name.to_owned()) {
-            return Ok(None);
+        {
+            let mut held = lock_held(&self.held);
+            if held.contains_key(name) {
+                return Ok(None);
+            }
+            held.insert(name.to_owned(), None);
         }
         let mut guard = RunGuard {
             name: name.to_owned(),
@@ -412,7 +423,8 @@ impl Store {
         parts_posted: usize,
         carried: &[Piece],
     ) -> Result<(), Error> {
-        on_backend!(self, db => db.record_posted(key, channel, ts, parts_posted, carried))
+        let fence = self.fence(key);
+        on_backend!(self, db => db.record_posted(key, fence, channel, ts, parts_posted, carried))
     }
 
     /// What the posted parts of run `key` carried.
@@ -422,7 +434,8 @@ impl Store {
 
     /// Records the roll-up issue of the run.
     pub async fn record_issue(&self, key: &RunKey, url: &str) -> Result<(), Error> {
-        on_backend!(self, db => db.record_issue(key, url))
+        let fence = self.fence(key);
+        on_backend!(self, db => db.record_issue(key, fence, url))
     }
 
     /// Marks the run delivered and keeps its snapshots, in one transaction; what its parts
@@ -434,7 +447,8 @@ impl Store {
         summary: Option<&Summary>,
         snapshots: &[Snapshot],
     ) -> Result<(), Error> {
-        on_backend!(self, db => db.record_delivered(key, now, summary, snapshots))
+        let fence = self.fence(key);
+        on_backend!(self, db => db.record_delivered(key, fence, now, summary, snapshots))
     }
 
     /// Marks the run failed with `error`; what was posted stays recorded for the retry.
@@ -444,7 +458,16 @@ impl Store {
         now: DateTime<Utc>,
         error: &str,
     ) -> Result<(), Error> {
-        on_backend!(self, db => db.record_failed(key, now, error))
+        let fence = self.fence(key);
+        on_backend!(self, db => db.record_failed(key, fence, now, error))
+    }
+
+    /// The attempt number this process claimed run `key` under, while it holds it.
+    fn fence(&self, key: &RunKey) -> Option<i64> {
+        lock_held(&self.held)
+            .get(&key.lock_name())
+            .copied()
+            .flatten()
     }
 
     /// The run `key`, if it exists.
@@ -520,6 +543,15 @@ impl RunKey {
 const RUN_COLUMNS: &str =
     "id, program, kind, period, outcome, scheduled_at, started_at, finished_at, attempts,
     slack_channel, slack_ts, parts_posted, issue_url, summary, error";
+
+/// A write that changed no row: the run is gone, or (with a fence) another attempt has
+/// claimed it since.
+fn not_written(key: &RunKey, fence: Option<i64>) -> Error {
+    match fence {
+        Some(_) => Error::Lost(key.lock_name()),
+        None => no_run(key),
+    }
+}
 
 fn no_run(key: &RunKey) -> Error {
     Error::Data(format!(

@@ -15,7 +15,7 @@ use tokio_postgres::{Client, GenericClient, Row};
 use tokio_postgres_rustls::MakeRustlsConnect;
 use tokio_util::sync::CancellationToken;
 
-use super::{Claimed, Error, Outcome, RUN_COLUMNS, Run, RunKey, no_run, parse_summary};
+use super::{Claimed, Error, Outcome, RUN_COLUMNS, Run, RunKey, not_written, parse_summary};
 use crate::config::PostgresSettings;
 use crate::model::rollup::{Snapshot, Summary};
 use crate::render::Piece;
@@ -374,6 +374,7 @@ impl Db {
     pub async fn record_posted(
         &self,
         key: &RunKey,
+        fence: Option<i64>,
         channel: &str,
         ts: &str,
         parts_posted: usize,
@@ -386,7 +387,8 @@ impl Db {
         let updated = tx
             .execute(
                 "UPDATE runs SET slack_channel = $4, slack_ts = $5, parts_posted = $6
-                 WHERE program = $1 AND kind = $2 AND period = $3",
+                 WHERE program = $1 AND kind = $2 AND period = $3
+                 AND ($7::bigint IS NULL OR attempts = $7::bigint)",
                 &[
                     &key.program,
                     &key.kind.as_str(),
@@ -394,11 +396,12 @@ impl Db {
                     &channel,
                     &ts,
                     &parts_posted,
+                    &fence,
                 ],
             )
             .await?;
         if updated == 0 {
-            return Err(no_run(key));
+            return Err(not_written(key, fence));
         }
         tx.execute(
             "INSERT INTO posted_parts (run_id, part, carried)
@@ -437,17 +440,23 @@ impl Db {
         Ok(pieces)
     }
 
-    pub async fn record_issue(&self, key: &RunKey, url: &str) -> Result<(), Error> {
+    pub async fn record_issue(
+        &self,
+        key: &RunKey,
+        fence: Option<i64>,
+        url: &str,
+    ) -> Result<(), Error> {
         let updated = self
             .client()
             .await?
             .execute(
-                "UPDATE runs SET issue_url = $4 WHERE program = $1 AND kind = $2 AND period = $3",
-                &[&key.program, &key.kind.as_str(), &key.period, &url],
+                "UPDATE runs SET issue_url = $4 WHERE program = $1 AND kind = $2 AND period = $3
+                 AND ($5::bigint IS NULL OR attempts = $5::bigint)",
+                &[&key.program, &key.kind.as_str(), &key.period, &url, &fence],
             )
             .await?;
         match updated {
-            0 => Err(no_run(key)),
+            0 => Err(not_written(key, fence)),
             _ => Ok(()),
         }
     }
@@ -455,6 +464,7 @@ impl Db {
     pub async fn record_delivered(
         &self,
         key: &RunKey,
+        fence: Option<i64>,
         now: DateTime<Utc>,
         summary: Option<&Summary>,
         snapshots: &[Snapshot],
@@ -465,12 +475,13 @@ impl Db {
         let run_id: Option<i64> = tx
             .query_opt(
                 "UPDATE runs SET outcome = 'delivered', finished_at = $4, summary = $5, error = NULL
-                 WHERE program = $1 AND kind = $2 AND period = $3 RETURNING id",
-                &[&key.program, &key.kind.as_str(), &key.period, &now, &summary],
+                 WHERE program = $1 AND kind = $2 AND period = $3
+                 AND ($6::bigint IS NULL OR attempts = $6::bigint) RETURNING id",
+                &[&key.program, &key.kind.as_str(), &key.period, &now, &summary, &fence],
             )
             .await?
             .map(|r| r.get(0));
-        let run_id = run_id.ok_or_else(|| no_run(key))?;
+        let run_id = run_id.ok_or_else(|| not_written(key, fence))?;
         tx.execute("DELETE FROM snapshots WHERE run_id = $1", &[&run_id])
             .await?;
         tx.execute("DELETE FROM posted_parts WHERE run_id = $1", &[&run_id])
@@ -506,6 +517,7 @@ impl Db {
     pub async fn record_failed(
         &self,
         key: &RunKey,
+        fence: Option<i64>,
         now: DateTime<Utc>,
         error: &str,
     ) -> Result<(), Error> {
@@ -514,12 +526,20 @@ impl Db {
             .await?
             .execute(
                 "UPDATE runs SET outcome = 'failed', finished_at = $4, error = $5
-                 WHERE program = $1 AND kind = $2 AND period = $3",
-                &[&key.program, &key.kind.as_str(), &key.period, &now, &error],
+                 WHERE program = $1 AND kind = $2 AND period = $3
+                 AND ($6::bigint IS NULL OR attempts = $6::bigint)",
+                &[
+                    &key.program,
+                    &key.kind.as_str(),
+                    &key.period,
+                    &now,
+                    &error,
+                    &fence,
+                ],
             )
             .await?;
         match updated {
-            0 => Err(no_run(key)),
+            0 => Err(not_written(key, fence)),
             _ => Ok(()),
         }
     }

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Claimed, Error, Outcome, RUN_COLUMNS, Run, RunKey, no_run};
+use super::{Claimed, Error, Outcome, RUN_COLUMNS, Run, RunKey, no_run, not_written};
 use crate::model::rollup::{Snapshot, Summary};
 use crate::render::Piece;
 
@@ -210,6 +210,7 @@ impl Db {
     pub fn record_posted(
         &self,
         key: &RunKey,
+        fence: Option<i64>,
         channel: &str,
         ts: &str,
         parts_posted: usize,
@@ -221,18 +222,19 @@ impl Db {
         let tx = conn.transaction()?;
         let updated = tx.execute(
             "UPDATE runs SET slack_channel = ?4, slack_ts = ?5, parts_posted = ?6
-             WHERE program = ?1 AND kind = ?2 AND period = ?3",
+             WHERE program = ?1 AND kind = ?2 AND period = ?3 AND (?7 IS NULL OR attempts = ?7)",
             params![
                 key.program,
                 key.kind.as_str(),
                 key.period,
                 channel,
                 ts,
-                parts_posted as i64
+                parts_posted as i64,
+                fence
             ],
         )?;
         if updated == 0 {
-            return Err(no_run(key));
+            return Err(not_written(key, fence));
         }
         tx.execute(
             "INSERT OR REPLACE INTO posted_parts (run_id, part, carried)
@@ -270,11 +272,13 @@ impl Db {
     }
 
     /// Records the roll-up issue of the run.
-    pub fn record_issue(&self, key: &RunKey, url: &str) -> Result<(), Error> {
+    pub fn record_issue(&self, key: &RunKey, fence: Option<i64>, url: &str) -> Result<(), Error> {
         self.update(
             key,
-            "UPDATE runs SET issue_url = ?4 WHERE program = ?1 AND kind = ?2 AND period = ?3",
-            params![key.program, key.kind.as_str(), key.period, url],
+            fence,
+            "UPDATE runs SET issue_url = ?4
+             WHERE program = ?1 AND kind = ?2 AND period = ?3 AND (?5 IS NULL OR attempts = ?5)",
+            params![key.program, key.kind.as_str(), key.period, url, fence],
         )
     }
 
@@ -283,6 +287,7 @@ impl Db {
     pub fn record_delivered(
         &self,
         key: &RunKey,
+        fence: Option<i64>,
         now: DateTime<Utc>,
         summary: Option<&Summary>,
         snapshots: &[Snapshot],
@@ -290,11 +295,21 @@ impl Db {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let summary = summary.map(|s| serde_json::to_string(s).expect("summary serialises"));
-        tx.execute(
+        let updated = tx.execute(
             "UPDATE runs SET outcome = 'delivered', finished_at = ?4, summary = ?5, error = NULL
-             WHERE program = ?1 AND kind = ?2 AND period = ?3",
-            params![key.program, key.kind.as_str(), key.period, now, summary],
+             WHERE program = ?1 AND kind = ?2 AND period = ?3 AND (?6 IS NULL OR attempts = ?6)",
+            params![
+                key.program,
+                key.kind.as_str(),
+                key.period,
+                now,
+                summary,
+                fence
+            ],
         )?;
+        if updated == 0 {
+            return Err(not_written(key, fence));
+        }
         let run_id: i64 = tx
             .query_row(
                 "SELECT id FROM runs WHERE program = ?1 AND kind = ?2 AND period = ?3",
@@ -334,20 +349,35 @@ impl Db {
     pub fn record_failed(
         &self,
         key: &RunKey,
+        fence: Option<i64>,
         now: DateTime<Utc>,
         error: &str,
     ) -> Result<(), Error> {
         self.update(
             key,
+            fence,
             "UPDATE runs SET outcome = 'failed', finished_at = ?4, error = ?5
-             WHERE program = ?1 AND kind = ?2 AND period = ?3",
-            params![key.program, key.kind.as_str(), key.period, now, error],
+             WHERE program = ?1 AND kind = ?2 AND period = ?3 AND (?6 IS NULL OR attempts = ?6)",
+            params![
+                key.program,
+                key.kind.as_str(),
+                key.period,
+                now,
+                error,
+                fence
+            ],
         )
     }
 
-    fn update(&self, key: &RunKey, sql: &str, params: impl rusqlite::Params) -> Result<(), Error> {
+    fn update(
+        &self,
+        key: &RunKey,
+        fence: Option<i64>,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<(), Error> {
         match self.conn().execute(sql, params)? {
-            0 => Err(no_run(key)),
+            0 => Err(not_written(key, fence)),
             _ => Ok(()),
         }
     }

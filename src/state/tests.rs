@@ -657,14 +657,26 @@ async fn postgres_a_claim_whose_session_ended_stops_its_run_and_frees_it_for_ano
         lost = guard.check();
     }
     let err = lost.unwrap_err().to_string();
-    assert!(
-        err.contains("another replica may have taken it over"),
-        "{err}"
-    );
+    assert!(err.contains("was lost"), "{err}");
+    let Claim::Fresh(_, _taken_over) = b.claim(&k, t(8), t(9), false).await.unwrap() else {
+        panic!("expected Fresh");
+    };
+
+    // The first attempt, still running somewhere, writes nothing over the second's.
+    b.record_posted(&k, "C1", "2.0", 1, &[]).await.unwrap();
+    let stale = a.record_posted(&k, "C1", "1.0", 3, &[]).await.unwrap_err();
+    assert!(matches!(stale, Error::Lost(_)), "{stale}");
+    b.record_delivered(&k, t(10), None, &[]).await.unwrap();
     assert!(matches!(
-        b.claim(&k, t(8), t(9), false).await.unwrap(),
-        Claim::Fresh(..)
+        a.record_failed(&k, t(11), "lost").await.unwrap_err(),
+        Error::Lost(_)
     ));
+    let run = b.run(&k).await.unwrap().unwrap();
+    assert_eq!(
+        (run.outcome, run.slack_ts.as_deref(), run.parts_posted),
+        (Outcome::Delivered, Some("2.0"), 1)
+    );
+    drop(guard);
 }
 
 #[tokio::test]
