@@ -473,6 +473,12 @@ fn postgres_tls_modes_of_libpq_are_understood() {
     let p = one_problem(&with_state("url = \"postgres://db/rolly?sslmode=allow\""));
     assert_eq!(p.key, "state.url");
     assert!(p.message.contains("sslmode=allow"), "{}", p.message);
+    let p = one_problem(&with_state("url = \"postgres://db/rolly?sslmod=require\""));
+    assert!(
+        p.message.contains("sslmod"),
+        "names the option: {}",
+        p.message
+    );
     let p = one_problem(&with_state("url = \"mysql://db/rolly\""));
     assert!(p.message.contains("postgres://"), "{}", p.message);
     let p = one_problem(&with_state(
