@@ -7,8 +7,8 @@
 //! folder is a layer; a layer imports only the layers above it in this list
 //! (`tests/layers.rs` holds the code to it):
 //!
-//! - [`clock`], [`retry`], `tls`: the wall clock, the backoff policy and the TLS roots
-//!   every layer may use.
+//! - [`clock`], [`retry`], `tls`, `errors`: the wall clock, the backoff policy, the TLS
+//!   roots and error messages with their causes, which every layer may use.
 //! - `model`: pure: epic records, extraction of sections and labels, the roll-up,
 //!   schedules and periods.
 //! - `demo`: the built-in sample program, made of model records only.
@@ -34,6 +34,7 @@ pub mod clock;
 mod config;
 mod daemon;
 mod demo;
+mod errors;
 mod gitlab;
 mod jobs;
 mod model;

@@ -10,7 +10,7 @@ use syn::visit::Visit;
 
 /// Top-level modules, bottom layer first.
 const LAYERS: &[&[&str]] = &[
-    &["clock", "retry", "tls"],
+    &["clock", "retry", "tls", "errors"],
     &["model"],
     &["demo"],
     &["config"],

@@ -181,16 +181,13 @@ fn postgres_settings(c: &mut Check<'_>, raw: &RawState, url: &str) -> Option<Pos
         Err(e) => {
             // The client's message is only "invalid connection string"; the cause says
             // which option.
-            let mut why = e.to_string();
-            let mut cause = std::error::Error::source(&e);
-            while let Some(inner) = cause {
-                why = format!("{why}: {inner}");
-                cause = inner.source();
-            }
             c.problem(
                 "state.url",
                 None,
-                format!("not a PostgreSQL URL (postgres://user@host:5432/db): {why}"),
+                format!(
+                    "not a PostgreSQL URL (postgres://user@host:5432/db): {}",
+                    crate::errors::chain(&e)
+                ),
             );
             return None;
         }

@@ -18,8 +18,8 @@ use url::Url;
 use super::error::Error;
 use super::queries;
 use super::wire::{
-    Answer, auth_headers, error_chain, errors_to_error, excerpt, graphql_endpoint, parse_answer,
-    record, requested_wait,
+    Answer, auth_headers, errors_to_error, excerpt, graphql_endpoint, parse_answer, record,
+    requested_wait,
 };
 use super::{IssueRef, ItemQuery, ItemsRead, LabelFilter};
 use crate::model::epic::{Epic, EpicState, ItemKind};
@@ -503,7 +503,7 @@ impl GitLabClient {
         } else {
             Error::Network {
                 endpoint: self.endpoint(),
-                detail: error_chain(error),
+                detail: crate::errors::chain(error),
             }
         }
     }

@@ -169,18 +169,6 @@ pub(super) fn excerpt(body: &[u8]) -> String {
     }
 }
 
-/// An error and its causes, e.g. `error sending request: connection refused`.
-pub(super) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 /// Logs and counts one request; never its headers.
 pub(super) fn record(
     operation: &'static str,

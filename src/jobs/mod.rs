@@ -26,7 +26,10 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use crate::gitlab::{self, GitLabClient};
 use crate::slack::{self, SlackClient};
-use crate::state::{self, RunKey, Store};
+use chrono::{DateTime, Utc};
+
+use crate::state::{self, Claim, Run, RunGuard, RunKey, Store};
+use rollup::Delivery;
 
 /// The clients and state a run uses.
 #[derive(Clone)]
@@ -71,6 +74,37 @@ pub(crate) async fn record_failure(svc: &Services, key: &RunKey, error: &Error) 
     {
         tracing::error!(error = %record, "could not record the failure");
     }
+}
+
+/// Claims the run `key` and, unless it was delivered already or another attempt holds
+/// it, delivers it with `deliver`; a failure is recorded while the claim is still held,
+/// so no other attempt is under way when it is.
+pub(crate) async fn with_claim(
+    svc: &Services,
+    key: &RunKey,
+    scheduled_at: DateTime<Utc>,
+    force: bool,
+    deliver: impl AsyncFnOnce(Run, &RunGuard) -> Result<Delivery, Error>,
+) -> Result<Delivery, Error> {
+    let (run, guard) = match svc
+        .store
+        .claim(key, scheduled_at, svc.clock.now(), force)
+        .await?
+    {
+        Claim::AlreadyDelivered(run) => {
+            return Ok(Delivery::AlreadyDelivered {
+                channel: run.slack_channel,
+                ts: run.slack_ts,
+            });
+        }
+        Claim::Busy => return Ok(Delivery::InProgress),
+        Claim::Fresh(run, guard) | Claim::Resume(run, guard) => (run, guard),
+    };
+    let result = deliver(run, &guard).await;
+    if let Err(e) = &result {
+        record_failure(svc, key, e).await;
+    }
+    result
 }
 
 /// Counts a finished run in `rolly_runs_total`.

@@ -5,14 +5,14 @@
 use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
 
 use super::post::{self, Lookup, Parts, Thread};
-use super::{Error, Services, count_run, record_failure};
+use super::{Error, Services, count_run, with_claim};
 use crate::config::{Config, Portfolio};
 use crate::model::portfolio::{self, PortfolioView, ProgramLine};
 use crate::model::rollup::TREND_LENGTH;
 use crate::model::schedule::Period;
 use crate::render;
 use crate::slack::MessageTag;
-use crate::state::{Claim, Kind, Run, RunGuard, RunKey};
+use crate::state::{Kind, Run, RunGuard, RunKey};
 
 use super::rollup::Delivery;
 
@@ -135,35 +135,19 @@ async fn claim_and_post(
     force: bool,
 ) -> Result<Delivery, Error> {
     svc.slack.as_ref().ok_or(Error::NoSlack)?;
-    let (run, guard) = match svc
-        .store
-        .claim(key, scheduled_at, svc.clock.now(), force)
-        .await?
-    {
-        Claim::AlreadyDelivered(run) => {
-            return Ok(Delivery::AlreadyDelivered {
-                channel: run.slack_channel,
-                ts: run.slack_ts,
-            });
-        }
-        Claim::Busy => return Ok(Delivery::InProgress),
-        Claim::Fresh(run, guard) | Claim::Resume(run, guard) => (run, guard),
-    };
-    // The failure is recorded while the claim is held, so no other attempt is under way.
-    let result = post_claimed(
-        svc,
-        config,
-        portfolio,
-        key,
-        scheduled_at,
-        force,
-        (run, &guard),
-    )
-    .await;
-    if let Err(e) = &result {
-        record_failure(svc, key, e).await;
-    }
-    result
+    with_claim(svc, key, scheduled_at, force, async |run, guard| {
+        post_claimed(
+            svc,
+            config,
+            portfolio,
+            key,
+            scheduled_at,
+            force,
+            (run, guard),
+        )
+        .await
+    })
+    .await
 }
 
 /// Builds and posts the claimed run `run`.

@@ -6,14 +6,14 @@ use std::collections::HashSet;
 use chrono::{DateTime, Duration, Utc};
 
 use super::post::{self, Lookup, Thread};
-use super::{Error, Services, count_run, escalate, issue, record_failure};
+use super::{Error, Services, count_run, escalate, issue, with_claim};
 use crate::config::Program;
 use crate::gitlab::ItemQuery;
 use crate::model::rollup::{self, RollUp};
 use crate::model::schedule::Period;
 use crate::render;
 use crate::slack::{MessageTag, SlackClient};
-use crate::state::{Claim, Kind, Run, RunGuard, RunKey};
+use crate::state::{Kind, Run, RunGuard, RunKey};
 
 /// Slack metadata event type of roll-up messages.
 pub const ROLLUP_EVENT: &str = "rolly_rollup";
@@ -170,27 +170,10 @@ async fn claim_and_deliver(
     force: bool,
 ) -> Result<Delivery, Error> {
     let slack = svc.slack.as_ref().ok_or(Error::NoSlack)?;
-    let (run, guard) = match svc
-        .store
-        .claim(key, scheduled_at, svc.clock.now(), force)
-        .await?
-    {
-        Claim::AlreadyDelivered(run) => {
-            return Ok(Delivery::AlreadyDelivered {
-                channel: run.slack_channel,
-                ts: run.slack_ts,
-            });
-        }
-        Claim::Busy => return Ok(Delivery::InProgress),
-        Claim::Fresh(run, guard) | Claim::Resume(run, guard) => (run, guard),
-    };
-    // The failure is recorded while the claim is held, so no other attempt is under way.
-    let result =
-        deliver_claimed(svc, slack, program, key, scheduled_at, force, (run, &guard)).await;
-    if let Err(e) = &result {
-        record_failure(svc, key, e).await;
-    }
-    result
+    with_claim(svc, key, scheduled_at, force, async |run, guard| {
+        deliver_claimed(svc, slack, program, key, scheduled_at, force, (run, guard)).await
+    })
+    .await
 }
 
 /// Delivers the claimed run `run`.

@@ -553,19 +553,12 @@ impl Db {
         program: &str,
         period: Option<&str>,
     ) -> Result<Option<Vec<Snapshot>>, Error> {
-        let client = self.client().await?;
-        let run_id: Option<i64> = client
-            .query_opt(
-                "SELECT id FROM runs WHERE program = $1 AND kind = 'rollup' AND outcome = 'delivered'
-                 AND ($2::text IS NULL OR period < $2::text) ORDER BY period DESC LIMIT 1",
-                &[&program, &period],
-            )
-            .await?
-            .map(|r| r.get(0));
-        match run_id {
-            Some(id) => snapshots_of_run(&**client, id).await.map(Some),
-            None => Ok(None),
-        }
+        self.snapshots_of_found(
+            "SELECT id FROM runs WHERE program = $1 AND kind = 'rollup' AND outcome = 'delivered'
+             AND ($2::text IS NULL OR period < $2::text) ORDER BY period DESC LIMIT 1",
+            &[&program, &period],
+        )
+        .await
     }
 
     pub async fn earlier_snapshots(
@@ -594,16 +587,22 @@ impl Db {
         program: &str,
         period: &str,
     ) -> Result<Option<Vec<Snapshot>>, Error> {
+        self.snapshots_of_found(
+            "SELECT id FROM runs WHERE program = $1 AND kind = 'rollup' AND period = $2 AND outcome = 'delivered'",
+            &[&program, &period],
+        )
+        .await
+    }
+
+    /// The snapshots of the run `select` finds (its id), if it finds one.
+    async fn snapshots_of_found(
+        &self,
+        select: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Option<Vec<Snapshot>>, Error> {
         let client = self.client().await?;
-        let run_id: Option<i64> = client
-            .query_opt(
-                "SELECT id FROM runs WHERE program = $1 AND kind = 'rollup' AND period = $2 AND outcome = 'delivered'",
-                &[&program, &period],
-            )
-            .await?
-            .map(|r| r.get(0));
-        match run_id {
-            Some(id) => snapshots_of_run(&**client, id).await.map(Some),
+        match client.query_opt(select, params).await? {
+            Some(row) => snapshots_of_run(&**client, row.get(0)).await.map(Some),
             None => Ok(None),
         }
     }

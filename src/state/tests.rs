@@ -389,9 +389,8 @@ async fn postgres_settings() -> crate::config::PostgresSettings {
         std::process::id(),
         SCHEMAS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     );
-    let (client, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
-    tokio::spawn(connection);
-    client
+    admin(&config)
+        .await
         .batch_execute(&format!(
             "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
         ))
@@ -407,9 +406,26 @@ async fn postgres_settings() -> crate::config::PostgresSettings {
 }
 
 /// Ends the session holding this schema's leader lock (and no other test's).
-const TERMINATE_LEADER: &str = "SELECT pg_terminate_backend(pid) FROM pg_locks
-    WHERE locktype = 'advisory' AND granted AND objsubid = 1
-    AND ((classid::bigint << 32) | objid::bigint) = hashtextextended(current_schema() || ' rolly leader', 0)";
+/// A plain connection for the test's own queries.
+async fn admin(config: &tokio_postgres::Config) -> tokio_postgres::Client {
+    let (client, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    client
+}
+
+/// Has the server end the session holding the lock `name` of the connection's schema
+/// (and no other test's), as when its machine vanishes.
+async fn end_session_holding(client: &tokio_postgres::Client, name: &str) {
+    client
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks
+             WHERE locktype = 'advisory' AND granted AND objsubid = 1
+             AND ((classid::bigint << 32) | objid::bigint) = hashtextextended(current_schema() || ' ' || $1, 0)",
+            &[&name],
+        )
+        .await
+        .unwrap();
+}
 
 static SCHEMAS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
@@ -439,12 +455,7 @@ async fn postgres_schema_is_migrated_once_and_a_newer_one_is_refused() {
     assert_eq!(a.version().await.unwrap(), Store::known_version());
     assert_eq!(sqlite::MIGRATIONS.len(), postgres::MIGRATIONS.len());
 
-    let (client, connection) = settings
-        .config
-        .connect(tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let client = admin(&settings.config).await;
     client
         .batch_execute("UPDATE rolly_schema SET version = 99")
         .await
@@ -466,13 +477,8 @@ async fn postgres_leadership_passes_to_a_standby_when_the_leaders_session_ends()
     assert!(!standby.is_finished(), "two leaders at once");
 
     // The server ends the leader's session, as when its machine vanishes.
-    let (client, connection) = settings
-        .config
-        .connect(tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
-    client.batch_execute(TERMINATE_LEADER).await.unwrap();
+    let client = admin(&settings.config).await;
+    end_session_holding(&client, "rolly leader").await;
     let reason = tokio::time::timeout(std::time::Duration::from_secs(10), leader.lost())
         .await
         .expect("the leader notices");
@@ -603,13 +609,12 @@ async fn postgres_tls_is_used_and_the_server_is_verified_against_ca_file() {
     let store = Store::connect(&settings, true).await.unwrap();
     store.ping().await.unwrap();
     // The server sees rolly's connections encrypted.
-    let mut admin = settings.config.clone();
-    admin
+    let mut plain = settings.config.clone();
+    plain
         .ssl_mode(SslMode::Disable)
         .application_name("rolly-test-admin");
-    let (client, connection) = admin.connect(tokio_postgres::NoTls).await.unwrap();
-    tokio::spawn(connection);
-    let row = client
+    let row = admin(&plain)
+        .await
         .query_one(
             "SELECT count(*), bool_and(ssl) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid)
              WHERE application_name = $1",
@@ -634,20 +639,8 @@ async fn postgres_a_claim_whose_session_ended_stops_its_run_and_frees_it_for_ano
     };
     guard.check().unwrap();
     // The server ends the session that holds the run's lock.
-    let (client, connection) = settings
-        .config
-        .connect(tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
-    client
-        .batch_execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_locks
-             WHERE locktype = 'advisory' AND granted AND objsubid = 1
-             AND ((classid::bigint << 32) | objid::bigint) = hashtextextended(current_schema() || ' rolly run crm rollup 2026-W48', 0)",
-        )
-        .await
-        .unwrap();
+    let client = admin(&settings.config).await;
+    end_session_holding(&client, "rolly run crm rollup 2026-W48").await;
     let mut lost = guard.check();
     for _ in 0..100 {
         if lost.is_err() {
@@ -685,12 +678,7 @@ async fn postgres_a_role_without_create_rights_runs_a_migrated_database() {
     let settings = postgres_settings().await;
     drop(Store::connect(&settings, true).await.unwrap());
     let role = format!("rolly_app_{}", std::process::id());
-    let (client, connection) = settings
-        .config
-        .connect(tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let client = admin(&settings.config).await;
     let schema: String = client
         .query_one("SELECT current_schema()", &[])
         .await

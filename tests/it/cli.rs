@@ -1,25 +1,12 @@
 //! The `rolly` binary as admins run it: exit codes, messages, stdout vs stderr.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use crate::helpers::app::{CHANNEL, GROUP, LABEL};
 use crate::helpers::fake_gitlab::{FakeGitLab, epic};
 use crate::helpers::fake_slack::{self, FakeSlack};
-
-fn rolly(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rolly"));
-    cmd.args(args)
-        .env_remove("ROLLY_CONFIG")
-        .env_remove("GITLAB_TOKEN")
-        .env_remove("SLACK_BOT_TOKEN");
-    for (k, _) in std::env::vars() {
-        if k.starts_with("ROLLY__") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.envs(env.iter().copied()).output().unwrap()
-}
+use crate::helpers::rolly;
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()

@@ -3,7 +3,7 @@
 //! leader can be killed as a machine would lose it.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{Timelike, Utc};
@@ -14,6 +14,7 @@ use crate::helpers::app::{CHANNEL, GROUP, LABEL, TestApp};
 use crate::helpers::fake_gitlab::{self, FakeGitLab, epic};
 use crate::helpers::fake_slack::{self, FakeSlack};
 use crate::helpers::postgres::fresh_schema_url;
+use crate::helpers::{free_port, rolly, rolly_command};
 
 /// A `rolly run` process, killed when dropped.
 struct Daemon {
@@ -26,13 +27,7 @@ impl Daemon {
     fn start(config: &Path, dir: &Path, name: &str) -> Self {
         let port = free_port();
         let log = dir.join(format!("{name}.log"));
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rolly"));
-        for (k, _) in std::env::vars() {
-            if k.starts_with("ROLLY__") {
-                cmd.env_remove(k);
-            }
-        }
-        let child = cmd
+        let child = rolly_command()
             .args(["run", "--config"])
             .arg(config)
             .env("GITLAB_TOKEN", fake_gitlab::TOKEN)
@@ -89,12 +84,37 @@ impl Drop for Daemon {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// What the daemons of one test share: GitLab with one item of the program, Slack, a
+/// fresh schema and a config pointing at them.
+struct Setup {
+    gitlab: FakeGitLab,
+    slack: FakeSlack,
+    /// `[state] url`: the fresh schema.
+    url: String,
+    config: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    /// The program runs on `schedule` (UTC) and catches up within `window`.
+    async fn new(schedule: &str, window: &str) -> Self {
+        let url = fresh_schema_url().await;
+        let (gitlab, slack) = (FakeGitLab::start().await, FakeSlack::start().await);
+        gitlab.add_group(GROUP, vec![epic("A").labels(&[LABEL])]);
+        let dir = tempfile::tempdir().unwrap();
+        let config = write_config(dir.path(), &gitlab, &slack, &url, schedule, window);
+        Self {
+            gitlab,
+            slack,
+            url,
+            config,
+            dir,
+        }
+    }
+
+    fn daemon(&self, name: &str) -> Daemon {
+        Daemon::start(&self.config, self.dir.path(), name)
+    }
 }
 
 /// A config for the daemons: one program, its state in PostgreSQL at `url`.
@@ -156,18 +176,15 @@ fn logs(daemons: &[&Daemon]) -> String {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs PostgreSQL: set ROLLY_TEST_POSTGRES_URL (README)"]
 async fn postgres_two_daemons_catch_up_the_missed_rollup_once_and_one_stands_by() {
-    let url = fresh_schema_url().await;
-    let (gitlab, slack) = (FakeGitLab::start().await, FakeSlack::start().await);
-    gitlab.add_group(GROUP, vec![epic("A").labels(&[LABEL])]);
-    // GitLab answers slowly, so both daemons are up while the roll-up is under way.
-    gitlab.slow_group(GROUP, Duration::from_millis(500));
-    let dir = tempfile::tempdir().unwrap();
     // Daily at midnight, missed runs caught up all day: due at start.
-    let config = write_config(dir.path(), &gitlab, &slack, &url, "0 0 * * *", "25h");
+    let setup = Setup::new("0 0 * * *", "25h").await;
+    // GitLab answers slowly, so both daemons are up while the roll-up is under way.
+    setup.gitlab.slow_group(GROUP, Duration::from_millis(500));
+    let slack = &setup.slack;
 
-    let a = Daemon::start(&config, dir.path(), "a");
-    let b = Daemon::start(&config, dir.path(), "b");
-    let posted = wait_for_posts(&slack, 1, Duration::from_secs(20)).await;
+    let a = setup.daemon("a");
+    let b = setup.daemon("b");
+    let posted = wait_for_posts(slack, 1, Duration::from_secs(20)).await;
     assert!(
         posted.is_some(),
         "nothing posted; logs:\n{}",
@@ -190,18 +207,15 @@ async fn postgres_two_daemons_catch_up_the_missed_rollup_once_and_one_stands_by(
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs PostgreSQL: set ROLLY_TEST_POSTGRES_URL (README)"]
 async fn postgres_when_the_leader_is_killed_the_standby_posts_the_next_run_once() {
-    let url = fresh_schema_url().await;
-    let (gitlab, slack) = (FakeGitLab::start().await, FakeSlack::start().await);
-    gitlab.add_group(GROUP, vec![epic("A").labels(&[LABEL])]);
-    let dir = tempfile::tempdir().unwrap();
     // Due once, 15 seconds from now; yesterday's run is outside the window.
     let at = Utc::now() + chrono::Duration::seconds(15);
     let schedule = format!("{} {} {} * * *", at.second(), at.minute(), at.hour());
-    let config = write_config(dir.path(), &gitlab, &slack, &url, &schedule, "1m");
+    let setup = Setup::new(&schedule, "1m").await;
+    let slack = &setup.slack;
 
-    let mut a = Daemon::start(&config, dir.path(), "a");
+    let mut a = setup.daemon("a");
     a.wait_ready("ready\n").await;
-    let b = Daemon::start(&config, dir.path(), "b");
+    let b = setup.daemon("b");
     b.wait_ready("standby\n").await;
     assert_eq!(b.leader_metric().await.as_deref(), Some("0"));
 
@@ -209,7 +223,7 @@ async fn postgres_when_the_leader_is_killed_the_standby_posts_the_next_run_once(
     let died = Instant::now();
     b.wait_ready("ready\n").await;
     assert_eq!(b.leader_metric().await.as_deref(), Some("1"));
-    let posted = wait_for_posts(&slack, 1, Duration::from_secs(30))
+    let posted = wait_for_posts(slack, 1, Duration::from_secs(30))
         .await
         .unwrap_or_else(|| panic!("nothing posted; logs:\n{}", logs(&[&a, &b])));
     assert!(
@@ -224,20 +238,17 @@ async fn postgres_when_the_leader_is_killed_the_standby_posts_the_next_run_once(
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs PostgreSQL: set ROLLY_TEST_POSTGRES_URL (README)"]
 async fn postgres_when_the_leader_dies_mid_run_the_standby_finishes_it_without_repeating() {
-    let url = fresh_schema_url().await;
-    let (gitlab, slack) = (FakeGitLab::start().await, FakeSlack::start().await);
-    gitlab.add_group(GROUP, vec![epic("A").labels(&[LABEL])]);
-    gitlab.slow_group(GROUP, Duration::from_secs(3));
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &gitlab, &slack, &url, "0 0 * * *", "25h");
+    let setup = Setup::new("0 0 * * *", "25h").await;
+    setup.gitlab.slow_group(GROUP, Duration::from_secs(3));
+    let slack = &setup.slack;
 
-    let mut a = Daemon::start(&config, dir.path(), "a");
+    let mut a = setup.daemon("a");
     a.wait_ready("ready\n").await;
-    let b = Daemon::start(&config, dir.path(), "b");
+    let b = setup.daemon("b");
     b.wait_ready("standby\n").await;
     // The leader has claimed the catch-up run and is reading GitLab: it dies.
     a.kill();
-    let posted = wait_for_posts(&slack, 1, Duration::from_secs(30)).await;
+    let posted = wait_for_posts(slack, 1, Duration::from_secs(30)).await;
     assert!(
         posted.is_some(),
         "nothing posted; logs:\n{}",
@@ -293,16 +304,13 @@ async fn postgres_two_rollys_racing_on_one_claim_post_once() {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs PostgreSQL: set ROLLY_TEST_POSTGRES_URL (README)"]
 async fn postgres_a_leader_that_loses_its_session_exits_to_come_back_as_a_standby() {
-    let url = fresh_schema_url().await;
-    let (gitlab, slack) = (FakeGitLab::start().await, FakeSlack::start().await);
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &gitlab, &slack, &url, "0 0 1 1 *", "1m");
-    let mut a = Daemon::start(&config, dir.path(), "a");
+    let setup = Setup::new("0 0 1 1 *", "1m").await;
+    let mut a = setup.daemon("a");
     a.wait_ready("ready\n").await;
 
     // The server ends the leader's session (a failover, a network cut, an admin).
     // The client reads the URL without rolly's `sslrootcert`, and needs no TLS here.
-    let plain = url.split("&sslrootcert=").next().unwrap();
+    let plain = setup.url.split("&sslrootcert=").next().unwrap();
     let config: tokio_postgres::Config = plain.parse().unwrap();
     let (client, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(connection);
@@ -334,32 +342,22 @@ async fn postgres_a_leader_that_loses_its_session_exits_to_come_back_as_a_standb
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs PostgreSQL: set ROLLY_TEST_POSTGRES_URL (README)"]
 async fn postgres_migrate_and_check_report_the_database_without_its_password() {
-    let url = fresh_schema_url().await;
-    let (gitlab, slack) = (FakeGitLab::start().await, FakeSlack::start().await);
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &gitlab, &slack, &url, "0 0 * * MON", "1h");
-    let rolly = move |args: &[&str]| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rolly"));
-        for (k, _) in std::env::vars() {
-            if k.starts_with("ROLLY__") {
-                cmd.env_remove(k);
-            }
-        }
-        cmd.args(args)
-            .arg("--config")
-            .arg(&config)
-            .env("GITLAB_TOKEN", fake_gitlab::TOKEN)
-            .env("SLACK_BOT_TOKEN", fake_slack::TOKEN)
-            .env("PGPASSWORD", "not-needed-here")
-            .output()
-            .unwrap()
+    let setup = Setup::new("0 0 * * MON", "1h").await;
+    let config = setup.config.to_str().unwrap().to_owned();
+    let rolly = move |verb: &str| {
+        let env = [
+            ("GITLAB_TOKEN", fake_gitlab::TOKEN),
+            ("SLACK_BOT_TOKEN", fake_slack::TOKEN),
+            ("PGPASSWORD", "not-needed-here"),
+        ];
+        rolly(&[verb, "--config", &config], &env)
     };
     let text = |o: &std::process::Output| {
         String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
     };
     let before = tokio::task::spawn_blocking({
         let rolly = rolly.clone();
-        move || rolly(&["check"])
+        move || rolly("check")
     })
     .await
     .unwrap();
@@ -370,14 +368,14 @@ async fn postgres_migrate_and_check_report_the_database_without_its_password() {
     );
     let migrated = tokio::task::spawn_blocking({
         let rolly = rolly.clone();
-        move || rolly(&["migrate"])
+        move || rolly("migrate")
     })
     .await
     .unwrap();
     assert_eq!(migrated.status.code(), Some(0), "{}", text(&migrated));
     assert!(text(&migrated).contains("postgres state database 127.0.0.1:"));
     assert!(text(&migrated).contains("schema version 4"));
-    let after = tokio::task::spawn_blocking(move || rolly(&["check"]))
+    let after = tokio::task::spawn_blocking(move || rolly("check"))
         .await
         .unwrap();
     assert!(

@@ -7,6 +7,7 @@ use rolly::{AppState, router};
 
 use crate::helpers::app::{GROUP, LABEL, TestApp};
 use crate::helpers::fake_gitlab::epic;
+use crate::helpers::free_port;
 
 fn metrics() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -133,15 +134,6 @@ async fn metrics_health_and_readiness_are_served_without_secrets() {
     ] {
         assert!(!text.contains(secret));
     }
-}
-
-/// A free loopback port for a daemon's endpoint.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[tokio::test]
